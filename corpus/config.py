@@ -1,0 +1,103 @@
+"""Curation configuration: dataclasses whose fields document themselves.
+
+Only settings that change results belong here; they render a stable
+fingerprint stored with every version. How the work is spread (workers,
+batch size, object store) lives in `RunnerConfig` and never changes results.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+
+from corpus.errors import ConfigError
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    max_file_bytes: int = 1 * MiB
+    """Files larger than this are kept as rows with `intake:too_large` and no content."""
+    binary_sniff_bytes: int = 8000
+    """A NUL byte in this many leading bytes marks a file binary (git's rule)."""
+    max_archive_bytes: int = 4096 * MiB
+    """Uncompressed bytes read from one archive; later members get `intake:archive_limit`."""
+    max_archive_members: int = 1_000_000
+    """Members read from one archive; later members get `intake:archive_limit`."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_file_bytes", "binary_sniff_bytes", "max_archive_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"intake.{name} must be positive, got {getattr(self, name)}")
+        if self.max_archive_members <= 0:
+            raise ConfigError("intake.max_archive_members must be positive")
+
+
+@dataclass(frozen=True)
+class CurationConfig:
+    intake: IntakeConfig = field(default_factory=IntakeConfig)
+    """Intake rules applied while reading sources."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(data) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: {sorted(known)}")
+        sections = {}
+        for name, value in data.items():
+            section_cls = known[name].default_factory  # type: ignore[misc]
+            sections[name] = _section(section_cls, name, value or {})
+        return cls(**sections)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {path} must be a mapping of sections")
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of every setting: equal configs, equal prints."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _section(section_cls: type, name: str, value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(f"config section {name!r} must be a mapping")
+    known = {f.name for f in fields(section_cls)}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"unknown field(s) {sorted(unknown)} in {name!r}; known: {sorted(known)}")
+    return section_cls(**value)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """How work is spread over Ray. Never part of a fingerprint: results do not depend on it."""
+
+    workers: int | None = None
+    """Parallel actors per stage; default: the CPUs Ray sees."""
+    batch_rows: int = 256
+    """Files per Arrow batch handed to a stage; bounds per-worker memory."""
+    ray_address: str | None = None
+    """Address of a running Ray cluster; None starts a local Ray on demand."""
+    object_store_bytes: int = 512 * MiB
+    """Object store size of a local Ray (the default of ~30% of RAM is too greedy)."""
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        if self.batch_rows < 1:
+            raise ConfigError(f"--batch-rows must be >= 1, got {self.batch_rows}")

@@ -1,0 +1,184 @@
+"""Curate: the latest raw snapshot -> stages -> an immutable, named version.
+
+Each later issue registers its stage in `CURATE_STAGES`. Workers read raw data
+files, skip rows superseded by a newer ingest, apply the stages and write the
+version's decisions (every file, no content) and files (kept, with content).
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from corpus.catalog import DECISIONS, FILES, RAW, Catalog, data_file_uris
+from corpus.config import CurationConfig, RunnerConfig
+from corpus.errors import CodecorpusError, VersionExists
+from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
+from corpus.runner import map_units, ray_session, resolve, share
+from corpus.schema import conform, decisions_schema, files_schema
+from corpus.stage import Stage, StageChain
+from corpus.summary import CallSummary
+from corpus.tally import Tally
+from corpus.versions import (
+    Registry,
+    Version,
+    code_version,
+    commit_version_files,
+    validate_version_name,
+)
+
+#: Row-local stages applied at curation, in order. Intake and language already ran at ingest.
+CURATE_STAGES: tuple[type[Stage], ...] = ()
+
+
+def stage_columns(stages: tuple[type[Stage], ...] = CURATE_STAGES) -> pa.Schema:
+    return pa.schema([f for stage in stages for f in stage.adds])
+
+
+@dataclass
+class CurateReport:
+    version: Version
+    summary: CallSummary = field(default_factory=CallSummary)
+
+
+class CurateWorker:
+    """Ray actor: raw data files -> stage chain -> the version's two sets of data files."""
+
+    def __init__(
+        self,
+        config: dict,
+        version: str,
+        decisions_folder: str,
+        files_folder: str,
+        superseded: np.ndarray,
+        batch_rows: int,
+    ) -> None:
+        self.config = CurationConfig.from_dict(config)
+        self.chain = StageChain(CURATE_STAGES, self.config)
+        self.version = version
+        self.folders = (decisions_folder, files_folder)
+        self.superseded = resolve(superseded)
+        self.batch_rows = batch_rows
+        extra = stage_columns()
+        self.schemas = (decisions_schema(extra), files_schema(extra))
+
+    def __call__(self, units: pa.Table) -> pa.Table:
+        from corpus.writer import ParquetSink
+
+        decisions = ParquetSink(self.folders[0], self.schemas[0], prefix=f"{self.version}-")
+        files = ParquetSink(self.folders[1], self.schemas[1], prefix=f"{self.version}-")
+        summary = CallSummary()
+        for payload in units.column("unit").to_pylist():
+            summary.units += 1
+            for batch in self._read(json.loads(payload)["uri"]):
+                stale = contains(self.superseded, row_keys(batch, ROW_KEY))
+                if stale.any():
+                    batch = batch.filter(pa.array(~stale))
+                summary.seen += batch.num_rows
+                batch = self.chain(batch)
+                batch = batch.append_column(
+                    "version", pa.array([self.version] * batch.num_rows, pa.string())
+                )
+                summary.tally.add_table(batch)
+                summary.bytes_seen += int(pc.sum(batch.column("size")).as_py() or 0)
+                decisions.write(conform(batch, self.schemas[0]))
+                kept = batch.filter(pc.is_null(batch.column("drop_reason")))
+                files.write(conform(kept, self.schemas[1]))
+        summary.data_files = decisions.close()
+        summary.extra_files = files.close()
+        return summary.to_table()
+
+    def _read(self, uri: str):
+        fs, path = pafs.FileSystem.from_uri(uri)
+        with fs.open_input_file(path) as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=self.batch_rows):
+                yield pa.Table.from_batches([batch])
+
+
+def curate(
+    dataset: str,
+    version_name: str,
+    catalog: Catalog,
+    config: CurationConfig | None = None,
+    runner: RunnerConfig | None = None,
+    on_progress: Callable[[CallSummary, int], None] | None = None,
+) -> CurateReport:
+    """Apply the curate stages to the latest raw snapshot and publish `version_name`."""
+    config = config or CurationConfig()
+    runner = runner or RunnerConfig()
+    validate_version_name(version_name)
+    registry = Registry(catalog, dataset)
+    if registry.exists(version_name):
+        raise VersionExists(
+            f"version {version_name!r} of {dataset!r} already exists; versions are immutable, "
+            f"pick another name"
+        )
+    raw = catalog.table(dataset, RAW)
+    snapshot = raw.current_snapshot()
+    if snapshot is None:
+        raise CodecorpusError(f"dataset {dataset!r} has no ingested files yet")
+    _, superseded = latest_rows(
+        raw.scan(selected_fields=ROW_KEY, snapshot_id=snapshot.snapshot_id).to_arrow()
+    )
+    extra = stage_columns()
+    decisions_table = catalog.ensure_table(dataset, DECISIONS, decisions_schema(extra), "version")
+    files_table = catalog.ensure_table(dataset, FILES, files_schema(extra), "version")
+    folders = [
+        f"{t.location().rstrip('/')}/data/version={version_name}"
+        for t in (decisions_table, files_table)
+    ]
+    units = [{"uri": uri} for uri in data_file_uris(raw, snapshot.snapshot_id)]
+    summary = CallSummary()
+    with ray_session(runner):
+        superseded_keys = share(key_set(row_keys(superseded, ROW_KEY)))
+        args = (config.to_dict(), version_name, *folders, superseded_keys, runner.batch_rows)
+        for result in map_units(units, CurateWorker, args, runner, units_per_call=1):
+            summary.merge_table(result)
+            if on_progress is not None:
+                on_progress(summary, len(units))
+    properties = {"codecorpus.version": version_name}
+    decisions_snapshot = commit_version_files(
+        catalog, dataset, DECISIONS, version_name, summary.data_files, properties
+    )
+    files_snapshot = commit_version_files(
+        catalog, dataset, FILES, version_name, summary.extra_files, properties
+    )
+    version = Version(
+        name=version_name,
+        created_at=datetime.now(UTC),
+        raw_snapshot_id=snapshot.snapshot_id,
+        decisions_snapshot_id=decisions_snapshot,
+        files_snapshot_id=files_snapshot,
+        config_fingerprint=config.fingerprint(),
+        code_version=code_version(),
+        config=config.to_dict(),
+        stats=version_stats(summary.tally),
+        lineage={
+            "raw_snapshot_id": snapshot.snapshot_id,
+            "config_fingerprint": config.fingerprint(),
+            "code_version": code_version(),
+            "stages": ["intake", "language", *(s.name for s in CURATE_STAGES)],
+        },
+    )
+    registry.register(version)
+    return CurateReport(version, summary)
+
+
+def version_stats(tally: Tally) -> dict:
+    kept = tally.by_language(kept_only=True)
+    return {
+        "files": tally.total_files,
+        "bytes": tally.total_bytes,
+        "kept_files": sum(v["files"] for v in kept.values()),
+        "kept_bytes": sum(v["bytes"] for v in kept.values()),
+        "languages": kept,
+        "languages_all": tally.by_language(kept_only=False),
+        "drop_reasons": tally.by_reason(),
+        "tally": tally.to_rows(),
+    }

@@ -1,0 +1,162 @@
+"""Ingest: sources -> `<ds>.raw`, one Iceberg snapshot per ingest that adds rows.
+
+Workers read their units, apply language identification and intake rules,
+drop rows whose (file id, bytes) the table already holds, and write Parquet
+under the table's data folder. The driver then commits every file in one
+`add_files` snapshot. An ingest that finds nothing new commits nothing.
+"""
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+
+from corpus.catalog import RAW, Catalog
+from corpus.config import CurationConfig, RunnerConfig
+from corpus.errors import SourceError
+from corpus.intake import IntakeStage
+from corpus.language import LanguageStage
+from corpus.reasons import DropReason
+from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
+from corpus.runner import map_units, ray_session, resolve, share
+from corpus.schema import RAW_SCHEMA, conform
+from corpus.sources import Layout, Unit, discover, read_unit
+from corpus.sources.records import RecordBuffer
+from corpus.stage import StageChain
+from corpus.summary import CallSummary
+
+#: Stages of ingest, in order. Language reads the raw bytes, so it runs before intake.
+INGEST_STAGES = (LanguageStage, IntakeStage)
+
+
+@dataclass
+class IngestReport:
+    dataset: str
+    ingest_id: str
+    snapshot_id: int | None
+    summary: CallSummary = field(default_factory=CallSummary)
+
+    @property
+    def added(self) -> int:
+        return self.summary.tally.total_files
+
+
+def new_ingest_id() -> str:
+    """Sorts by time, so the newest ingest of a file wins at curation."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+
+
+class IngestWorker:
+    """Ray actor: reads units and writes new raw rows as Parquet."""
+
+    def __init__(
+        self,
+        config: dict,
+        ingest_id: str,
+        folder_uri: str,
+        known_keys: np.ndarray,
+        batch_rows: int,
+    ) -> None:
+        self.config = CurationConfig.from_dict(config)
+        self.chain = StageChain(INGEST_STAGES, self.config)
+        self.ingest_id = ingest_id
+        self.folder_uri = folder_uri
+        self.known_keys = resolve(known_keys)
+        self.batch_rows = batch_rows
+
+    def __call__(self, units: pa.Table) -> pa.Table:
+        from corpus.writer import ParquetSink
+
+        sink = ParquetSink(self.folder_uri, RAW_SCHEMA, prefix=f"{self.ingest_id}-")
+        summary = CallSummary()
+        for payload in units.column("unit").to_pylist():
+            unit = Unit.from_row(json.loads(payload))
+            summary.units += 1
+            for batch in self._read(unit):
+                summary.bytes_seen += int(pa.compute.sum(batch.column("size")).as_py() or 0)
+                rows = conform(self._process(batch), RAW_SCHEMA)
+                summary.seen += rows.num_rows
+                known = contains(self.known_keys, row_keys(rows))
+                if known.any():
+                    summary.skipped += int(known.sum())
+                    rows = rows.filter(pa.array(~known))
+                summary.tally.add_table(rows)
+                sink.write(rows)
+        summary.data_files = sink.close()
+        return summary.to_table()
+
+    def _read(self, unit: Unit):
+        try:
+            yield from read_unit(unit, self.config.intake, self.batch_rows)
+        except SourceError:
+            # A corrupt archive or table mid-read: record the source itself as unreadable.
+            buffer = RecordBuffer(source=unit.uri, batch_rows=1)
+            name = unit.uri.rstrip("/").rsplit("/", 1)[-1]
+            yield buffer.add(unit.repo or name, name, None, 0, DropReason.INTAKE_UNREADABLE)
+
+    def _process(self, batch: pa.Table) -> pa.Table:
+        batch = self.chain(batch)
+        return batch.append_column("ingest_id", pa.array([self.ingest_id] * batch.num_rows))
+
+
+def ingest(
+    sources: Sequence[str],
+    dataset: str,
+    catalog: Catalog,
+    config: CurationConfig | None = None,
+    runner: RunnerConfig | None = None,
+    layout: Layout = Layout.AUTO,
+    columns: dict[str, str] | None = None,
+    ingest_id: str | None = None,
+    on_progress: Callable[[CallSummary, int], None] | None = None,
+) -> IngestReport:
+    """Ingest `sources` into `<dataset>.raw`; returns what was seen, added and skipped."""
+    config = config or CurationConfig()
+    runner = runner or RunnerConfig()
+    ingest_id = ingest_id or new_ingest_id()
+    units = _discover_all(sources, layout, columns)
+    table = catalog.ensure_table(dataset, RAW, RAW_SCHEMA)
+    known = _known_keys(table)
+    report = IngestReport(dataset, ingest_id, None)
+    folder = f"{table.location().rstrip('/')}/data/ingest={ingest_id}"
+    with ray_session(runner):
+        args = (config.to_dict(), ingest_id, folder, share(known), runner.batch_rows)
+        rows = [u.to_row() for u in units]
+        for result in map_units(rows, IngestWorker, args, runner):
+            report.summary.merge_table(result)
+            if on_progress is not None:
+                on_progress(report.summary, len(units))
+    if report.summary.data_files:
+        properties = {
+            "codecorpus.ingest_id": ingest_id,
+            "codecorpus.sources": json.dumps(list(sources)),
+            "codecorpus.files": str(report.added),
+        }
+        files = sorted(report.summary.data_files)
+        catalog.commit(dataset, RAW, lambda _, tx: tx.add_files(files, snapshot_properties=properties))
+        report.snapshot_id = catalog.table(dataset, RAW).current_snapshot().snapshot_id
+    return report
+
+
+def _discover_all(
+    sources: Sequence[str], layout: Layout, columns: dict[str, str] | None
+) -> list[Unit]:
+    if not sources:
+        raise SourceError("give at least one source (folder, archive, .parquet/.jsonl or URI)")
+    seen: dict[tuple[str, str], Unit] = {}
+    for spec in sources:
+        for unit in discover(spec, layout, columns):
+            seen.setdefault((unit.kind, unit.uri), unit)  # the same source twice reads once
+    return list(seen.values())
+
+
+def _known_keys(table) -> np.ndarray:
+    if table.current_snapshot() is None:
+        return np.array([], dtype="S16")
+    latest, _ = latest_rows(table.scan(selected_fields=ROW_KEY).to_arrow())
+    return key_set(row_keys(latest))

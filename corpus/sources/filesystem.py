@@ -1,0 +1,42 @@
+"""Resolve a source argument (local path, file:// or s3:// URI) to a pyarrow filesystem."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from corpus.errors import SourceError
+
+
+@dataclass(frozen=True)
+class Location:
+    """A path on a filesystem; picklable, so it travels to Ray workers as a URI."""
+
+    uri: str
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.uri or self.uri.startswith("file://")
+
+    def resolve(self) -> tuple[pafs.FileSystem, str]:
+        if "://" not in self.uri:
+            return pafs.LocalFileSystem(), str(Path(self.uri).absolute())
+        try:
+            return pafs.FileSystem.from_uri(self.uri)
+        except (pa.ArrowInvalid, ValueError, OSError) as exc:
+            raise SourceError(f"cannot open {self.uri}: {exc}") from exc
+
+    def child(self, name: str) -> "Location":
+        return Location(self.uri.rstrip("/") + "/" + name)
+
+    @property
+    def name(self) -> str:
+        return self.uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def location_of(spec: str) -> Location:
+    """A user's source argument as a Location; local paths become absolute."""
+    if "://" in spec:
+        return Location(spec)
+    return Location(str(Path(spec).absolute()))
