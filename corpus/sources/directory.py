@@ -58,7 +58,8 @@ def read_directory_repo(
 
 def _read(fs: pafs.FileSystem, path: str) -> bytes | None:
     try:
-        with fs.open_input_stream(path) as stream:
+        # compression=None: pyarrow would otherwise gunzip *.gz behind our back
+        with fs.open_input_stream(path, compression=None) as stream:
             return stream.read()
     except OSError:
         return None

@@ -1,0 +1,160 @@
+"""`codecorpus`: ingest sources, curate versions, inspect datasets, run the demo."""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corpus.errors import CodecorpusError, ConfigError
+
+app = typer.Typer(
+    help="Curate license-clean, deduplicated code corpora on Ray, versioned in Apache Iceberg.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+versions_app = typer.Typer(help="List and inspect published versions.", no_args_is_help=True)
+app.add_typer(versions_app, name="versions")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Parallel Ray actors; default: all CPUs.")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Running Ray cluster to use."),
+]
+
+
+def _config(path: Path | None):
+    from corpus.config import CurationConfig
+
+    return CurationConfig.from_file(path) if path else CurationConfig()
+
+
+def _runner(workers: int | None, ray_address: str | None):
+    from corpus.config import RunnerConfig
+
+    return RunnerConfig(workers=workers, ray_address=ray_address)
+
+
+def _columns(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        ours, sep, theirs = pair.partition("=")
+        if not sep or not ours or not theirs:
+            raise ConfigError(f"--column expects ours=theirs, got {pair!r}")
+        mapping[ours] = theirs
+    return mapping
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="Folders, archives, .parquet/.jsonl, URIs.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to ingest into.")],
+    layout: Annotated[str, typer.Option(help="auto | repos | repo (how folders map to repos).")]
+    = "auto",
+    column: Annotated[
+        list[str], typer.Option(help="Map a table column: ours=theirs, e.g. content=text.")
+    ] = [],  # noqa: B006 - typer needs a literal default
+    config: ConfigOpt = None,
+    workers: WorkersOpt = None,
+    ray_address: RayAddressOpt = None,
+) -> None:
+    """Read sources into DATASET's raw table (one snapshot per ingest that adds files)."""
+    from corpus.catalog import Catalog
+    from corpus.ingest import ingest as run_ingest
+    from corpus.render import console, tally_table, unit_progress
+    from corpus.sources import Layout
+
+    with unit_progress("ingest") as progress:
+        report = run_ingest(
+            sources, dataset, Catalog(), _config(config), _runner(workers, ray_address),
+            Layout(layout), _columns(column), on_progress=progress,
+        )  # fmt: skip
+    console.print(tally_table(f"ingest {report.ingest_id} into {dataset}", report.summary.tally))
+    s = report.summary
+    console.print(
+        f"seen {s.seen:,} files, added {report.added:,}, already present {s.skipped:,}; "
+        + (f"snapshot {report.snapshot_id}" if report.snapshot_id else "nothing new to commit")
+    )
+
+
+@app.command()
+def curate(
+    dataset: Annotated[str, typer.Argument(help="Dataset to curate.")],
+    version: Annotated[str, typer.Option("--version", "-v", help="Name of the new version.")],
+    config: ConfigOpt = None,
+    workers: WorkersOpt = None,
+    ray_address: RayAddressOpt = None,
+) -> None:
+    """Apply the curation stages to the latest raw snapshot and publish a version."""
+    from corpus.catalog import Catalog
+    from corpus.curate import curate as run_curate
+    from corpus.render import console, tally_table, unit_progress
+
+    with unit_progress("curate") as progress:
+        report = run_curate(
+            dataset, version, Catalog(), _config(config), _runner(workers, ray_address),
+            on_progress=progress,
+        )  # fmt: skip
+    console.print(tally_table(f"{dataset} version {version}", report.summary.tally))
+    console.print(f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]})")
+
+
+@app.command()
+def datasets() -> None:
+    """List datasets: raw snapshots, files and bytes per language."""
+    from corpus.datasets import dataset_overview
+    from corpus.render import console
+
+    for table in dataset_overview():
+        console.print(table)
+
+
+@versions_app.command("list")
+def versions_list(dataset: Annotated[str, typer.Argument()]) -> None:
+    """Versions of DATASET, oldest first."""
+    from corpus.catalog import Catalog
+    from corpus.render import console, versions_table
+    from corpus.versions import Registry
+
+    console.print(versions_table(dataset, Registry(Catalog(), dataset).list()))
+
+
+@versions_app.command("show")
+def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
+    """Lineage and statistics of one version."""
+    from corpus.catalog import Catalog
+    from corpus.render import console, tally_table
+    from corpus.tally import Tally
+    from corpus.versions import Registry
+
+    version = Registry(Catalog(), dataset).get(name)
+    console.print_json(data={"name": version.name, "created_at": str(version.created_at),
+                             "lineage": version.lineage, "config": version.config})
+    console.print(tally_table(f"{dataset}@{name}", Tally.from_rows(version.stats["tally"])))
+
+
+@app.command()
+def demo(
+    max_mb: Annotated[int, typer.Option(help="Size of the sample corpus in MiB.")] = 64,
+    workers: WorkersOpt = None,
+) -> None:
+    """Build a real sample corpus from the installed Python distributions, ingest it, curate
+    it and publish a version: the main job on the embedded default, end to end."""
+    from corpus.demo import run_demo
+
+    run_demo(max_bytes=max_mb << 20, workers=workers)
+
+
+def main() -> None:
+    try:
+        app()
+    except CodecorpusError as exc:
+        from corpus.render import console
+
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)

@@ -1,0 +1,56 @@
+"""`codecorpus demo`: the main job on the embedded default over a real sample corpus."""
+
+from corpus.catalog import Catalog
+from corpus.config import CurationConfig, RunnerConfig
+from corpus.curate import curate
+from corpus.ingest import ingest
+from corpus.render import console, human_bytes, tally_table, unit_progress
+from corpus.samples import build_sample_corpus
+from corpus.settings import Settings
+from corpus.sources import Layout
+from corpus.versions import Registry
+
+DATASET = "sample"
+
+
+def next_version_name(registry: Registry) -> str:
+    taken = {v.name for v in registry.list()}
+    n = 1
+    while f"v{n}" in taken:
+        n += 1
+    return f"v{n}"
+
+
+def run_demo(max_bytes: int = 64 << 20, workers: int | None = None) -> None:
+    settings = Settings()
+    catalog = Catalog(settings)
+    runner = RunnerConfig(workers=workers)
+    config = CurationConfig()
+    sample = settings.home / "samples" / "site-packages"
+    repos = build_sample_corpus(sample, max_bytes)
+    size = sum(r.bytes for r in repos)
+    console.print(
+        f"[bold]sample corpus[/]: {len(repos)} installed Python distributions as repositories, "
+        f"{sum(r.files for r in repos):,} files, {human_bytes(size)} in {sample}"
+    )
+    with unit_progress("ingest") as progress:
+        report = ingest(
+            [str(sample)], DATASET, catalog, config, runner, Layout.REPOS, on_progress=progress
+        )
+    console.print(
+        f"ingest: {report.summary.seen:,} files seen, {report.added:,} added, "
+        f"{report.summary.skipped:,} already in {DATASET}.raw"
+    )
+    registry = Registry(catalog, DATASET)
+    name = next_version_name(registry)
+    with unit_progress("curate") as progress:
+        result = curate(DATASET, name, catalog, config, runner, on_progress=progress)
+    console.print(tally_table(f"{DATASET}@{name}: kept per language, dropped per reason",
+                              result.summary.tally))
+    stats = result.version.stats
+    console.print(
+        f"[bold green]published[/] {DATASET}@{name}: {stats['kept_files']:,} of "
+        f"{stats['files']:,} files kept ({human_bytes(stats['kept_bytes'])}); "
+        f"catalog {settings.resolved_catalog_uri()}\n"
+        f"next: codecorpus datasets | codecorpus versions show {DATASET} {name}"
+    )

@@ -1,0 +1,71 @@
+"""Rich tables and progress for the CLI."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from corpus.summary import CallSummary
+from corpus.tally import Tally
+from corpus.versions import Version
+
+console = Console()
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+@contextmanager
+def unit_progress(label: str) -> Iterator[Callable[[CallSummary, int], None]]:
+    """A progress bar over units of work showing files and bytes seen."""
+    columns = (
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(label, total=None, detail="starting Ray")
+
+        def update(summary: CallSummary, total_units: int) -> None:
+            elapsed = progress.tasks[task].elapsed or 1e-9
+            rate = summary.bytes_seen / elapsed / (1 << 20)
+            detail = (
+                f"{summary.seen:,} files, {human_bytes(summary.bytes_seen)} ({rate:.1f} MiB/s)"
+            )
+            progress.update(task, total=total_units, completed=summary.units, detail=detail)
+
+        yield update
+
+
+def tally_table(title: str, tally: Tally) -> Table:
+    """Kept files and bytes per language, then dropped files and bytes per reason."""
+    table = Table(title=title, title_justify="left")
+    for name in ("language / drop reason", "files", "bytes"):
+        table.add_column(name, justify="left" if name.startswith("lang") else "right")
+    for lang, entry in sorted(tally.by_language().items(), key=lambda kv: -kv[1]["bytes"]):
+        table.add_row(lang, f"{entry['files']:,}", human_bytes(entry["bytes"]))
+    table.add_section()
+    for reason, entry in sorted(tally.by_reason().items()):
+        table.add_row(f"[red]{reason}", f"{entry['files']:,}", human_bytes(entry["bytes"]))
+    table.add_section()
+    table.add_row("[bold]total", f"{tally.total_files:,}", human_bytes(tally.total_bytes))
+    return table
+
+
+def versions_table(dataset: str, versions: list[Version]) -> Table:
+    table = Table(title=f"versions of {dataset}", title_justify="left")
+    for name in ("name", "created", "files", "kept", "kept bytes", "config", "code"):
+        table.add_column(name)
+    for v in versions:
+        table.add_row(
+            v.name, f"{v.created_at:%Y-%m-%d %H:%M}", f"{v.stats['files']:,}",
+            f"{v.stats['kept_files']:,}", human_bytes(v.stats["kept_bytes"]),
+            v.config_fingerprint[:12], v.code_version,
+        )  # fmt: skip
+    return table
