@@ -1,3 +1,3 @@
-"""codecorpus: facts about source files (schema, sources, intake, language), the catalog and the runner."""
+"""codecorpus: facts about files (schema, sources, intake, language), catalog and runner."""
 
 __version__ = "0.1.0"

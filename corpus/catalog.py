@@ -5,6 +5,7 @@ writers; Iceberg's optimistic concurrency rejects a stale commit, which we
 retry on fresh metadata). Workers only write Parquet data files.
 """
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -62,10 +63,8 @@ class Catalog:
     def ensure_table(
         self, dataset: str, name: str, schema: pa.Schema, partition_by: str | None = None
     ) -> Table:
-        try:
+        with contextlib.suppress(NamespaceAlreadyExistsError):
             self.iceberg.create_namespace(dataset)
-        except NamespaceAlreadyExistsError:
-            pass
         try:
             table = self.iceberg.create_table(f"{dataset}.{name}", schema=schema)
         except TableAlreadyExistsError:
@@ -75,9 +74,7 @@ class Catalog:
                 spec.add_identity(partition_by)
         return table
 
-    def commit(
-        self, dataset: str, name: str, change: Callable[[Table, Transaction], T]
-    ) -> T:
+    def commit(self, dataset: str, name: str, change: Callable[[Table, Transaction], T]) -> T:
         """Run `change(table, tx)` in a transaction on freshly loaded metadata, retrying when
         another writer committed first (Iceberg's optimistic concurrency)."""
         delay = 0.05
@@ -96,7 +93,9 @@ class Catalog:
 
 def data_file_uris(table: Table, snapshot_id: int | None = None, row_filter=None) -> list[str]:
     """Data files of a snapshot (current by default), sorted for determinism."""
-    scan = table.scan(snapshot_id=snapshot_id) if row_filter is None else table.scan(
-        row_filter=row_filter, snapshot_id=snapshot_id
+    scan = (
+        table.scan(snapshot_id=snapshot_id)
+        if row_filter is None
+        else table.scan(row_filter=row_filter, snapshot_id=snapshot_id)
     )
     return sorted(task.file.file_path for task in scan.plan_files())

@@ -54,8 +54,9 @@ def _columns(pairs: list[str]) -> dict[str, str]:
 def ingest(
     sources: Annotated[list[str], typer.Argument(help="Folders, archives, .parquet/.jsonl, URIs.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to ingest into.")],
-    layout: Annotated[str, typer.Option(help="auto | repos | repo (how folders map to repos).")]
-    = "auto",
+    layout: Annotated[
+        str, typer.Option(help="auto | repos | repo (how folders map to repos).")
+    ] = "auto",
     column: Annotated[
         list[str], typer.Option(help="Map a table column: ours=theirs, e.g. content=text.")
     ] = [],  # noqa: B006 - typer needs a literal default
@@ -101,7 +102,9 @@ def curate(
             on_progress=progress,
         )  # fmt: skip
     console.print(tally_table(f"{dataset} version {version}", report.summary.tally))
-    console.print(f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]})")
+    console.print(
+        f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]})"
+    )
 
 
 @app.command()
@@ -133,8 +136,14 @@ def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
     from corpus.versions import Registry
 
     version = Registry(Catalog(), dataset).get(name)
-    console.print_json(data={"name": version.name, "created_at": str(version.created_at),
-                             "lineage": version.lineage, "config": version.config})
+    console.print_json(
+        data={
+            "name": version.name,
+            "created_at": str(version.created_at),
+            "lineage": version.lineage,
+            "config": version.config,
+        }
+    )
     console.print(tally_table(f"{dataset}@{name}", Tally.from_rows(version.stats["tally"])))
 
 

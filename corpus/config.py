@@ -47,7 +47,9 @@ class CurationConfig:
         known = {f.name: f for f in fields(cls)}
         unknown = set(data) - set(known)
         if unknown:
-            raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ConfigError(
+                f"unknown config section(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
         sections = {}
         for name, value in data.items():
             section_cls = known[name].default_factory  # type: ignore[misc]

@@ -45,8 +45,11 @@ def run_demo(max_bytes: int = 64 << 20, workers: int | None = None) -> None:
     name = next_version_name(registry)
     with unit_progress("curate") as progress:
         result = curate(DATASET, name, catalog, config, runner, on_progress=progress)
-    console.print(tally_table(f"{DATASET}@{name}: kept per language, dropped per reason",
-                              result.summary.tally))
+    console.print(
+        tally_table(
+            f"{DATASET}@{name}: kept per language, dropped per reason", result.summary.tally
+        )
+    )
     stats = result.version.stats
     console.print(
         f"[bold green]published[/] {DATASET}@{name}: {stats['kept_files']:,} of "

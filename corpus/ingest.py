@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute
 
 from corpus.catalog import RAW, Catalog
 from corpus.config import CurationConfig, RunnerConfig
@@ -138,7 +138,9 @@ def ingest(
             "codecorpus.files": str(report.added),
         }
         files = sorted(report.summary.data_files)
-        catalog.commit(dataset, RAW, lambda _, tx: tx.add_files(files, snapshot_properties=properties))
+        catalog.commit(
+            dataset, RAW, lambda _, tx: tx.add_files(files, snapshot_properties=properties)
+        )
         report.snapshot_id = catalog.table(dataset, RAW).current_snapshot().snapshot_id
     return report
 

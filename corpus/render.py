@@ -35,9 +35,7 @@ def unit_progress(label: str) -> Iterator[Callable[[CallSummary, int], None]]:
         def update(summary: CallSummary, total_units: int) -> None:
             elapsed = progress.tasks[task].elapsed or 1e-9
             rate = summary.bytes_seen / elapsed / (1 << 20)
-            detail = (
-                f"{summary.seen:,} files, {human_bytes(summary.bytes_seen)} ({rate:.1f} MiB/s)"
-            )
+            detail = f"{summary.seen:,} files, {human_bytes(summary.bytes_seen)} ({rate:.1f} MiB/s)"
             progress.update(task, total=total_units, completed=summary.units, detail=detail)
 
         yield update

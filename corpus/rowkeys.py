@@ -20,8 +20,9 @@ ROW_KEY = (*CONTENT_KEY, "ingest_id", "source")
 def row_keys(table: pa.Table, columns: tuple[str, ...] = CONTENT_KEY) -> np.ndarray:
     values = zip(*(table.column(c).to_pylist() for c in columns), strict=True)
     digests = [
-        hashlib.blake2b("|".join("-" if v is None else str(v) for v in row).encode(),
-                        digest_size=16).digest()
+        hashlib.blake2b(
+            "|".join("-" if v is None else str(v) for v in row).encode(), digest_size=16
+        ).digest()
         for row in values
     ]
     return np.array(digests, dtype="S16")

@@ -10,7 +10,7 @@ import json
 import re
 import subprocess
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,10 @@ def code_version() -> str:
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return __version__
@@ -107,7 +110,9 @@ class Registry:
             if version.name == name:
                 return version
         known = ", ".join(v.name for v in self.list()) or "none"
-        raise VersionNotFound(f"dataset {self.dataset!r} has no version {name!r} (versions: {known})")
+        raise VersionNotFound(
+            f"dataset {self.dataset!r} has no version {name!r} (versions: {known})"
+        )
 
     def exists(self, name: str) -> bool:
         return any(v.name == name for v in self.list())
@@ -126,7 +131,11 @@ class Registry:
 
 
 def commit_version_files(
-    catalog: Catalog, dataset: str, table_name: str, version: str, files: list[str],
+    catalog: Catalog,
+    dataset: str,
+    table_name: str,
+    version: str,
+    files: list[str],
     properties: dict[str, str],
 ) -> int:
     """Commit a version's data files to a partitioned table; returns the snapshot id."""

@@ -19,7 +19,7 @@ from corpus.sources.archive import is_archive, read_archive_repo
 from corpus.sources.directory import SKIPPED_DIRS, read_directory_repo
 from corpus.sources.filesystem import Location, location_of
 from corpus.sources.records import READ_SCHEMA
-from corpus.sources.tables import is_table, read_table_source, table_columns, resolve_columns
+from corpus.sources.tables import is_table, read_table_source, resolve_columns, table_columns
 
 __all__ = ["READ_SCHEMA", "Layout", "Unit", "UnitKind", "discover", "read_unit"]
 

@@ -40,14 +40,18 @@ def is_table(name: str) -> bool:
     return name.lower().endswith(TABLE_SUFFIXES)
 
 
-def resolve_columns(available: list[str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+def resolve_columns(
+    available: list[str], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Map our column names to the source's; raises SourceError if a required one is missing."""
     overrides = dict(overrides or {})
     mapping: dict[str, str] = {}
     for ours, aliases in COLUMN_ALIASES.items():
         if ours in overrides:
             if overrides[ours] not in available:
-                raise SourceError(f"column {overrides[ours]!r} given for {ours} is not in the source")
+                raise SourceError(
+                    f"column {overrides[ours]!r} given for {ours} is not in the source"
+                )
             mapping[ours] = overrides[ours]
             continue
         found = next((a for a in aliases if a in available), None)
@@ -87,7 +91,9 @@ def read_table_source(
             with fs.open_input_file(path) as handle:
                 parquet = pq.ParquetFile(handle)
                 mapping = resolve_columns(parquet.schema_arrow.names, overrides)
-                for batch in parquet.iter_batches(batch_size=batch_rows, columns=list(set(mapping.values()))):
+                for batch in parquet.iter_batches(
+                    batch_size=batch_rows, columns=list(set(mapping.values()))
+                ):
                     yield _normalise(pa.Table.from_batches([batch]), mapping, location.uri, intake)
         else:
             with _open_json(fs, path, location.uri) as reader:
@@ -117,7 +123,9 @@ def _normalise(
     pre_reason = pc.if_else(
         pc.is_null(data),
         pa.scalar(DropReason.INTAKE_UNREADABLE.value),
-        pc.if_else(too_large, pa.scalar(DropReason.INTAKE_TOO_LARGE.value), pa.scalar(None, pa.string())),
+        pc.if_else(
+            too_large, pa.scalar(DropReason.INTAKE_TOO_LARGE.value), pa.scalar(None, pa.string())
+        ),
     )
     data = pc.if_else(too_large, pa.scalar(None, pa.large_binary()), data)
     columns = {

@@ -108,7 +108,10 @@ def test_version_stats_match_tables_and_names_are_immutable(sample_corpus, catal
     counted = decisions.filter(pc.is_valid(decisions["drop_reason"]))
     assert sum(dropped.values()) == counted.num_rows
     assert "content" not in decisions.column_names
-    assert version.lineage["raw_snapshot_id"] == catalog.table("ds", RAW).current_snapshot().snapshot_id
+    assert (
+        version.lineage["raw_snapshot_id"]
+        == catalog.table("ds", RAW).current_snapshot().snapshot_id
+    )
     assert len(version.config_fingerprint) == 64
     with pytest.raises(VersionExists):
         curate("ds", "v1", catalog)

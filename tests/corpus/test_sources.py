@@ -156,9 +156,15 @@ def test_stack_v1_parquet(tmp_path: Path) -> None:
 def test_stack_v2_jsonl_and_column_override(tmp_path: Path) -> None:
     path = tmp_path / "v2.jsonl"
     records = [
-        {"text": "package main\n", "path": "main.go", "repo_name": "a/b",
-         "detected_licenses": ["MIT", "Apache-2.0"], "star_events_count": 3, "fork_events_count": 1},
-    ]  # fmt: skip
+        {
+            "text": "package main\n",
+            "path": "main.go",
+            "repo_name": "a/b",
+            "detected_licenses": ["MIT", "Apache-2.0"],
+            "star_events_count": 3,
+            "fork_events_count": 1,
+        },
+    ]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     rows = _rows(discover(str(path))[0])
     assert rows[0]["data"] == b"package main\n" and rows[0]["forks"] == 1

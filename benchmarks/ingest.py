@@ -1,0 +1,305 @@
+"""Ingest throughput and peak memory: `corpus.ingest.ingest` on Ray vs a plain Python loop.
+
+Run from the repository root:
+
+    python -m benchmarks.ingest                 # ~100 MB and ~300 MB, median of 3 runs
+    python -m benchmarks.ingest --quick         # ~30 MB smoke run
+    python -m benchmarks.ingest --sizes 50,200 --repeats 5
+
+Corpus: `corpus.samples.build_sample_corpus` (the Python distributions installed
+here, hard-linked: real code, data files, compiled extensions), one per size.
+
+Contenders, each doing the same per-file work:
+
+- baseline: one fresh Python process walks the folder, reads every file under the
+  intake size cap, hashes it (sha256), NUL-sniffs and decodes it with
+  `corpus.intake.decode`, identifies its language with `corpus.language.identify`
+  plus enry's is_generated / is_vendor, collects the rows and writes one zstd
+  Parquet file at the end. Its clock starts after its imports.
+- ours: `corpus.ingest.ingest` into a fresh catalog home per run. Ray is started
+  once before any timing (`ray_session`, as a long-running service has it), so
+  `ray.init` is NOT timed, but everything an ingest does is: discovery, catalog
+  and table creation, starting the actor pool (actor processes import the code
+  and build their stages), reading, stages, Parquet writing and the Iceberg commit.
+
+MB is 10**6 bytes of corpus (lstat sizes of every file, skipped ones included).
+The page cache is warmed by reading the whole corpus before a size's runs; one
+discarded warm-up run of each contender precedes all timing; the order of the
+two contenders alternates between repeats. Peak memory is the summed RSS,
+sampled every 50 ms, of the baseline process, or of this driver plus all its
+descendants (every Ray process: GCS, raylet, workers) for ours, including what
+Ray holds at rest. Shared pages count once per process, so these are upper bounds.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks._common import (
+    MB,
+    CorpusSize,
+    PeakMemory,
+    markdown_table,
+    median,
+    sample_corpus,
+    settle,
+    warm_page_cache,
+)
+
+#: The ratio the project aims for on corpora of at least TARGET_MIN_MB.
+TARGET_RATIO = 1.6
+TARGET_MIN_MB = 100
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- baseline: a plain single-process loop ---------------------------------------------
+
+
+def baseline_ingest(root: Path, out: Path) -> dict:
+    """Straightforward script doing ingest's per-file work; returns counts and seconds."""
+    import enry
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from corpus.config import IntakeConfig
+    from corpus.intake import decode
+    from corpus.language import CLASSIFY_BYTES, identify
+    from corpus.reasons import DropReason
+    from corpus.schema import file_id
+
+    intake = IntakeConfig()
+    start = time.perf_counter()
+    columns: dict[str, list] = {
+        name: []
+        for name in (
+            "file_id", "repo", "path", "lang", "size", "content", "content_sha256",
+            "encoding", "is_generated", "is_vendor", "drop_reason",
+        )
+    }  # fmt: skip
+    for repo_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        repo = repo_dir.name
+        for folder, dirs, names in os.walk(repo_dir):
+            dirs[:] = sorted(d for d in dirs if d not in {".git", ".hg", ".svn"})
+            for name in sorted(names):
+                full = os.path.join(folder, name)
+                rel = os.path.relpath(full, repo_dir).replace(os.sep, "/")
+                info = os.lstat(full)
+                data, text, encoding, reason = None, None, None, None
+                if stat.S_ISLNK(info.st_mode):
+                    reason = DropReason.INTAKE_SYMLINK
+                elif not stat.S_ISREG(info.st_mode):
+                    reason = DropReason.INTAKE_UNREADABLE
+                elif info.st_size > intake.max_file_bytes:
+                    reason = DropReason.INTAKE_TOO_LARGE
+                else:
+                    with open(full, "rb") as stream:
+                        data = stream.read()
+                    text, encoding, reason = decode(data, intake.binary_sniff_bytes)
+                head = (data or b"")[:CLASSIFY_BYTES]
+                columns["file_id"].append(file_id(repo, rel))
+                columns["repo"].append(repo)
+                columns["path"].append(rel)
+                columns["lang"].append(identify(rel, data))
+                columns["size"].append(info.st_size)
+                columns["content"].append(text)
+                columns["content_sha256"].append(
+                    hashlib.sha256(data).hexdigest() if data is not None else None
+                )
+                columns["encoding"].append(encoding)
+                columns["is_generated"].append(bool(enry.is_generated(rel, head)))
+                columns["is_vendor"].append(bool(enry.is_vendor(rel)))
+                columns["drop_reason"].append(str(reason) if reason is not None else None)
+    table = pa.table(columns)
+    pq.write_table(table, out, compression="zstd")
+    seconds = time.perf_counter() - start
+    kept = sum(r is None for r in columns["drop_reason"])
+    return {"seconds": seconds, "files": table.num_rows, "kept": kept}
+
+
+def run_baseline(root: Path, out: Path) -> "Run":
+    """The baseline in a fresh process (its own memory, no Ray), sampled from here."""
+    command = [sys.executable, "-m", "benchmarks.ingest", "--baseline-child", str(root), str(out)]
+    child = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    with PeakMemory(child.pid, descendants=False) as memory:
+        stdout, _ = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"baseline failed with exit status {child.returncode}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    out.unlink(missing_ok=True)
+    # ru_maxrss (KiB) is exact but the sampler may miss a short spike: keep the larger
+    peak = max(memory.peak_total, result["maxrss_kib"] * 1024)
+    return Run(result["seconds"], result["files"], result["kept"], peak, peak)
+
+
+# -- ours: corpus.ingest.ingest on the running Ray ------------------------------------
+
+
+def run_ours(root: Path, home: Path, workers: int | None, batch_rows: int) -> "Run":
+    from corpus.catalog import Catalog
+    from corpus.config import CurationConfig, RunnerConfig
+    from corpus.ingest import ingest
+    from corpus.settings import Settings
+
+    catalog = Catalog(Settings(home=home))
+    runner = RunnerConfig(workers=workers, batch_rows=batch_rows)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        report = ingest([str(root)], "bench", catalog, CurationConfig(), runner)
+        seconds = time.perf_counter() - start
+    kept = report.summary.tally.by_reason()
+    dropped = sum(v["files"] for v in kept.values())
+    shutil.rmtree(home, ignore_errors=True)
+    return Run(seconds, report.added, report.added - dropped, memory.peak_total, memory.peak_root)
+
+
+# -- driver -----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    files: int
+    kept: int
+    peak_total: int
+    peak_driver: int
+
+
+@dataclass
+class SizeResult:
+    size: CorpusSize
+    baseline: list[Run] = field(default_factory=list)
+    ours: list[Run] = field(default_factory=list)
+
+    def mb_per_s(self, runs: list[Run]) -> float:
+        return median([self.size.mb / r.seconds for r in runs])
+
+    @property
+    def ratio(self) -> float:
+        pairs = zip(self.baseline, self.ours, strict=True)
+        return median([b.seconds / o.seconds for b, o in pairs])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.baseline_child:
+        root, out = args.baseline_child
+        result = baseline_ingest(Path(root), Path(out))
+        result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps(result))
+        return
+    sizes = [30] if args.quick else args.sizes
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="codecorpus-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    corpora = {mb: (workdir / f"corpus-{mb}mb", sample_corpus(workdir / f"corpus-{mb}mb", mb))
+               for mb in sizes}  # fmt: skip
+    for mb, (path, size) in corpora.items():
+        print(f"corpus ~{mb} MB: {size.files} files, {size.mb:.1f} MB at {path}", flush=True)
+
+    from corpus.config import RunnerConfig
+    from corpus.runner import cluster_cpus, ray_session
+
+    results: dict[int, SizeResult] = {}
+    with ray_session(RunnerConfig(workers=args.workers)):  # started once, not timed
+        print(f"Ray up with {cluster_cpus()} CPUs; this machine has {os.cpu_count()} cores")
+        with PeakMemory() as at_rest:
+            pass
+        smallest, _ = corpora[min(sizes)]
+        warm_page_cache(smallest)
+        run_ours(smallest, workdir / "home-warmup", args.workers, args.batch_rows)
+        run_baseline(smallest, workdir / "baseline-warmup.parquet")
+        for mb, (path, size) in corpora.items():
+            result = results[mb] = SizeResult(size)
+            warm_page_cache(path)
+            for repeat in range(args.repeats):
+                for contender in ("baseline", "ours") if repeat % 2 == 0 else ("ours", "baseline"):
+                    settle()
+                    if contender == "baseline":
+                        run = run_baseline(path, workdir / "baseline.parquet")
+                        result.baseline.append(run)
+                    else:
+                        run = run_ours(path, workdir / f"home-{mb}-{repeat}", args.workers,
+                                       args.batch_rows)  # fmt: skip
+                        result.ours.append(run)
+                    print(f"  {mb} MB #{repeat + 1} {contender:8s} {run.seconds:6.2f} s "
+                          f"{size.mb / run.seconds:6.1f} MB/s  peak {run.peak_total / MB:6.0f} MB"
+                          f"  ({run.files} files, {run.kept} kept)", flush=True)  # fmt: skip
+            _check_same_work(mb, result)
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    _report(results, args.repeats, at_rest.peak_total)
+
+
+def _check_same_work(mb: int, result: SizeResult) -> None:
+    counts = {(r.files, r.kept) for r in result.baseline + result.ours}
+    if len(counts) != 1:
+        print(f"WARNING: {mb} MB: contenders disagree on (files, kept): {sorted(counts)}")
+
+
+def _report(results: dict[int, SizeResult], repeats: int, ray_at_rest: int) -> None:
+    rows = []
+    for result in results.values():
+        rows.append(
+            [
+                f"{result.size.mb:.0f} MB ({result.size.files} files)",
+                f"{median([r.seconds for r in result.baseline]):.2f} s",
+                f"{median([r.seconds for r in result.ours]):.2f} s",
+                f"{result.mb_per_s(result.baseline):.1f}",
+                f"{result.mb_per_s(result.ours):.1f}",
+                f"**{result.ratio:.2f}x**",
+                f"{max(r.peak_total for r in result.ours) / MB:.0f} MB",
+                f"{max(r.peak_driver for r in result.ours) / MB:.0f} MB",
+                f"{max(r.peak_total for r in result.baseline) / MB:.0f} MB",
+            ]
+        )
+    headers = [
+        "corpus", "baseline time", "ours time", "baseline MB/s", "ours MB/s",
+        "ratio (ours/baseline)", "peak RSS ours (driver + Ray)", "peak RSS ours (driver)",
+        "peak RSS baseline",
+    ]  # fmt: skip
+    print()
+    print(f"## Ingest: corpus.ingest on Ray vs a single-process loop (median of {repeats})")
+    print()
+    print(markdown_table(headers, rows))
+    print()
+    print(
+        "Ours includes actor start-up, catalog creation and the Iceberg commit; `ray.init` is "
+        "not timed (Ray was started once before, as in a service). Peak RSS is the max over "
+        f"runs; Ray at rest (GCS, raylet, idle workers, driver) sums to {ray_at_rest / MB:.0f} MB."
+    )
+    for mb, result in results.items():
+        if result.size.mb >= TARGET_MIN_MB:
+            verdict = "met" if result.ratio >= TARGET_RATIO else "NOT met"
+            print(f"- ~{mb} MB: target ratio >= {TARGET_RATIO}x {verdict} ({result.ratio:.2f}x)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[100, 300],
+        help="corpus sizes in MB, comma-separated (default 100,300)",
+    )
+    parser.add_argument("--quick", action="store_true", help="one ~30 MB corpus (smoke run)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per contender and size")
+    parser.add_argument("--workers", type=int, default=None, help="Ray CPUs/actors (default all)")
+    parser.add_argument("--batch-rows", type=int, default=256, help="RunnerConfig.batch_rows")
+    parser.add_argument(
+        "--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir)"
+    )
+    parser.add_argument("--baseline-child", nargs=2, metavar=("ROOT", "OUT"), help=argparse.SUPPRESS)
+    return parser
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The at-scale catalog path: the same ingest and curate on PostgreSQL (127.0.0.1:5432)."""
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corpus.catalog import Catalog
+from corpus.curate import curate
+from corpus.ingest import ingest
+from corpus.settings import Settings
+from corpus.sources import Layout
+from corpus.versions import Registry, scan_version
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("ray_local")]
+
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def postgres_uri() -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    name = f"codecorpus_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(ADMIN_DSN)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_versions_on_postgres_match_sqlite(sample_corpus, tmp_path: Path, postgres_uri) -> None:
+    root, _ = sample_corpus
+    results = []
+    for catalog_uri in (postgres_uri, None):
+        home = tmp_path / ("pg" if catalog_uri else "sqlite")
+        catalog = Catalog(Settings(home=home, catalog_uri=catalog_uri))
+        ingest([str(root)], "ds", catalog, layout=Layout.REPOS, ingest_id="same")
+        version = curate("ds", "v1", catalog).version
+        assert [v.name for v in Registry(catalog, "ds").list()] == ["v1"]
+        decisions = scan_version(catalog, "ds", version).to_arrow().sort_by("file_id")
+        results.append((decisions, version.stats))
+    assert results[0][0].equals(results[1][0])
+    assert results[0][1] == results[1][1]
