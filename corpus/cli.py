@@ -113,7 +113,12 @@ def datasets() -> None:
     from corpus.datasets import dataset_overview
     from corpus.render import console
 
-    for table in dataset_overview():
+    tables = dataset_overview()
+    if not tables:
+        console.print(
+            "no datasets yet: run `codecorpus demo` or `codecorpus ingest SOURCE -d NAME`"
+        )
+    for table in tables:
         console.print(table)
 
 

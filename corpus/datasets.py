@@ -49,7 +49,4 @@ def dataset_overview(catalog: Catalog | None = None) -> list[Table]:
                 f"{ok['files']:,}", human_bytes(ok["bytes"]),
             )  # fmt: skip
         tables.append(table)
-    if not tables:
-        empty = Table(title="no datasets yet: run `codecorpus demo` or `codecorpus ingest`")
-        tables.append(empty)
     return tables

@@ -35,6 +35,10 @@ EXTENSION_OVERRIDES: dict[str, str] = {".jsx": "JSX"}
 #: Bytes of content handed to the classifier; linguist's heuristics look at the head.
 CLASSIFY_BYTES = 64 * 1024
 
+#: Bytes of a file's end also handed to the generated-code check: linguist looks at the
+#: last two lines for a source-map reference (JavaScript, CSS) and a VCR cassette marker.
+TAIL_BYTES = 4 * 1024
+
 
 def identify(path: str, data: bytes | None) -> str | None:
     """The language of a file, or None when linguist has no answer."""
@@ -46,6 +50,13 @@ def identify(path: str, data: bytes | None) -> str | None:
     if not name:
         return None
     return RECIPE_ALIASES.get(name, name)
+
+
+def _generated_view(data: bytes) -> bytes:
+    """The head and the tail of a large file, where linguist's generated-code rules look."""
+    if len(data) <= CLASSIFY_BYTES + TAIL_BYTES:
+        return data
+    return data[:CLASSIFY_BYTES] + b"\n" + data[-TAIL_BYTES:]
 
 
 class LanguageStage(Stage):
@@ -66,8 +77,7 @@ class LanguageStage(Stage):
         langs, generated, vendor = [], [], []
         for path, data in zip(paths, datas, strict=True):
             langs.append(identify(path, data))
-            head = (data or b"")[:CLASSIFY_BYTES]
-            generated.append(bool(enry.is_generated(path, head)))
+            generated.append(bool(enry.is_generated(path, _generated_view(data or b""))))
             vendor.append(bool(enry.is_vendor(path)))
         batch = set_column(batch, "lang", pa.array(langs, pa.string()))
         batch = set_column(batch, "is_generated", pa.array(generated, pa.bool_()))

@@ -34,7 +34,8 @@ def latest_rows(keys: pa.Table) -> tuple[pa.Table, pa.Table]:
     The newest ingest wins; ties within one ingest break on content hash then
     source, so the choice never depends on file or worker order.
     """
-    frame = pl.from_arrow(keys.select(list(ROW_KEY)))
+    key_columns = keys.select(list(ROW_KEY))
+    frame = pl.from_arrow(key_columns)
     ranked = frame.sort(
         ["file_id", "ingest_id", "content_sha256", "source"],
         descending=[False, True, True, True],
@@ -42,7 +43,8 @@ def latest_rows(keys: pa.Table) -> tuple[pa.Table, pa.Table]:
     ).with_columns(pl.int_range(pl.len()).over("file_id").alias("_rank"))
     latest = ranked.filter(pl.col("_rank") == 0).drop("_rank")
     superseded = ranked.filter(pl.col("_rank") > 0).drop("_rank")
-    return latest.to_arrow(), superseded.to_arrow()
+    schema = key_columns.schema  # polars hands back large_string; keep the table's types
+    return latest.to_arrow().cast(schema), superseded.to_arrow().cast(schema)
 
 
 def key_set(keys: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table, Transaction
 
 from corpus import __version__
-from corpus.catalog import DECISIONS, FILES, VERSIONS, Catalog, data_file_uris
-from corpus.errors import ConfigError, VersionExists, VersionNotFound
+from corpus.catalog import DECISIONS, FILES, RAW, VERSIONS, Catalog, data_file_uris
+from corpus.errors import ConfigError, DatasetNotFound, VersionExists, VersionNotFound
 
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RESERVED_NAMES = frozenset({"main", "latest"})
@@ -106,6 +106,12 @@ class Registry:
         return [Version.from_row(r) for r in rows]
 
     def get(self, name: str) -> Version:
+        if not self.catalog.has_table(self.dataset, RAW):
+            known = ", ".join(self.catalog.datasets()) or "none"
+            raise DatasetNotFound(
+                f"dataset {self.dataset!r} does not exist (datasets: {known}); "
+                f"run `codecorpus ingest SOURCE --dataset {self.dataset}` first"
+            )
         for version in self.list():
             if version.name == name:
                 return version
