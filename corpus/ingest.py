@@ -26,6 +26,7 @@ from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
 from corpus.runner import map_units, ray_session, resolve, share
 from corpus.schema import RAW_SCHEMA, conform
 from corpus.sources import Layout, Unit, discover, read_unit
+from corpus.sources.filesystem import Location
 from corpus.sources.records import RecordBuffer
 from corpus.stage import StageChain
 from corpus.summary import CallSummary
@@ -96,7 +97,7 @@ class IngestWorker:
         except SourceError:
             # A corrupt archive or table mid-read: record the source itself as unreadable.
             buffer = RecordBuffer(source=unit.uri, batch_rows=1)
-            name = unit.uri.rstrip("/").rsplit("/", 1)[-1]
+            name = Location(unit.uri).name
             yield buffer.add(unit.repo or name, name, None, 0, DropReason.INTAKE_UNREADABLE)
 
     def _process(self, batch: pa.Table) -> pa.Table:

@@ -27,12 +27,18 @@ class Location:
         except (pa.ArrowInvalid, ValueError, OSError) as exc:
             raise SourceError(f"cannot open {self.uri}: {exc}") from exc
 
+    def _split(self) -> tuple[str, str]:
+        """(path part, query part): s3 URIs carry options such as endpoint_override."""
+        base, sep, query = self.uri.partition("?")
+        return base.rstrip("/"), sep + query
+
     def child(self, name: str) -> "Location":
-        return Location(self.uri.rstrip("/") + "/" + name)
+        base, query = self._split()
+        return Location(f"{base}/{name}{query}")
 
     @property
     def name(self) -> str:
-        return self.uri.rstrip("/").rsplit("/", 1)[-1]
+        return self._split()[0].rsplit("/", 1)[-1]
 
 
 def location_of(spec: str) -> Location:

@@ -70,10 +70,10 @@ def table_columns(location: Location) -> list[str]:
     """Column names of a table source, read from its footer or first line; validates the file."""
     fs, path = location.resolve()
     try:
-        if location.uri.lower().endswith(".parquet"):
+        if location.name.lower().endswith(".parquet"):
             with fs.open_input_file(path) as handle:
                 return pq.ParquetFile(handle).schema_arrow.names
-        with _open_json(fs, path, location.uri) as reader:
+        with _open_json(fs, path, location.name) as reader:
             return reader.schema.names
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{location.uri} is not a readable table: {exc}") from exc
@@ -87,7 +87,7 @@ def read_table_source(
 ) -> Iterator[pa.Table]:
     fs, path = location.resolve()
     try:
-        if location.uri.lower().endswith(".parquet"):
+        if location.name.lower().endswith(".parquet"):
             with fs.open_input_file(path) as handle:
                 parquet = pq.ParquetFile(handle)
                 mapping = resolve_columns(parquet.schema_arrow.names, overrides)
@@ -96,7 +96,7 @@ def read_table_source(
                 ):
                     yield _normalise(pa.Table.from_batches([batch]), mapping, location.uri, intake)
         else:
-            with _open_json(fs, path, location.uri) as reader:
+            with _open_json(fs, path, location.name) as reader:
                 mapping = resolve_columns(reader.schema.names, overrides)
                 for batch in reader:
                     for start in range(0, batch.num_rows, batch_rows):
@@ -106,8 +106,8 @@ def read_table_source(
         raise SourceError(f"{location.uri} is malformed: {exc}") from exc
 
 
-def _open_json(fs, path: str, uri: str):
-    compression = "gzip" if uri.lower().endswith(".gz") else None
+def _open_json(fs, path: str, name: str):
+    compression = "gzip" if name.lower().endswith(".gz") else None
     stream = fs.open_input_stream(path, compression=compression)
     return pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=16 << 20))
 
