@@ -18,6 +18,11 @@ class DropReason(StrEnum):
     INTAKE_UNREADABLE = "intake:unreadable"
     INTAKE_ARCHIVE_LIMIT = "intake:archive_limit"
 
+    LICENSE_NON_PERMISSIVE = "license:non_permissive"
+    LICENSE_NO_LICENSE = "license:no_license"
+    LICENSE_UNKNOWN = "license:unknown"
+    GOVERNANCE_OPT_OUT = "governance:opt_out"
+
     @property
     def stage(self) -> str:
         return self.value.split(":", 1)[0]

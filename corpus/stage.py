@@ -1,8 +1,8 @@
 """The stage contract: a callable class over Arrow tables, heavy state built once per worker."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -19,8 +19,10 @@ class Stage(ABC):
     name: ClassVar[str]
     adds: ClassVar[pa.Schema]
 
-    def __init__(self, config: CurationConfig) -> None:
+    def __init__(self, config: CurationConfig, context: Mapping[str, Any] | None = None) -> None:
         self.config = config
+        self.context = context or {}
+        """Results of global steps the stage reads (e.g. license scopes), resolved per worker."""
 
     @abstractmethod
     def __call__(self, batch: pa.Table) -> pa.Table: ...
@@ -30,8 +32,13 @@ class StageChain:
     """Applies stages in order inside one worker, so batches never cross processes between
     stages (Ray would copy each through the object store)."""
 
-    def __init__(self, stage_types: Sequence[type[Stage]], config: CurationConfig) -> None:
-        self.stages = [stage_type(config) for stage_type in stage_types]
+    def __init__(
+        self,
+        stage_types: Sequence[type[Stage]],
+        config: CurationConfig,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.stages = [stage_type(config, context) for stage_type in stage_types]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         for stage in self.stages:

@@ -1,0 +1,54 @@
+"""Keep/drop rules over Arrow batches and the stage that applies them.
+
+A rule answers one question for a whole batch: a boolean column, True = keep,
+and the one reason it gives when it says drop. `RuleStage` applies its rules in
+order; the first rule that drops a file names the reason, and a file already
+dropped upstream keeps its earlier reason, so each file has exactly one.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpus.config import CurationConfig
+from corpus.reasons import DropReason
+from corpus.stage import Stage, set_column
+
+
+class Rule(ABC):
+    """One keep/drop decision with its reason."""
+
+    reason: ClassVar[DropReason]
+
+    @abstractmethod
+    def keep(self, batch: pa.Table) -> pa.Array | pa.ChunkedArray:
+        """Boolean per row, True = keep. Null counts as keep (no evidence to drop)."""
+
+
+class RuleStage(Stage):
+    """Applies `build_rules(config)` in order and records the first drop reason per file."""
+
+    adds: ClassVar[pa.Schema] = pa.schema([])
+
+    def __init__(self, config: CurationConfig, context: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config, context)
+        self.rules: Sequence[Rule] = self.build_rules(config)
+
+    @abstractmethod
+    def build_rules(self, config: CurationConfig) -> Sequence[Rule]: ...
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        batch = self.prepare(batch)
+        reason = batch.column("drop_reason")
+        for rule in self.rules:
+            keep = pc.fill_null(rule.keep(batch), True)
+            newly_dropped = pc.and_(pc.is_null(reason), pc.invert(keep))
+            reason = pc.if_else(newly_dropped, pa.scalar(rule.reason.value), reason)
+        return set_column(batch, "drop_reason", reason)
+
+    def prepare(self, batch: pa.Table) -> pa.Table:
+        """Hook: add the signal columns the rules read (default: none)."""
+        return batch
