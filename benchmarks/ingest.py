@@ -14,8 +14,9 @@ Contenders, each doing the same per-file work:
 - baseline: one fresh Python process walks the folder, reads every file under the
   intake size cap, hashes it (sha256), NUL-sniffs and decodes it with
   `corpus.intake.decode`, identifies its language with `corpus.language.identify`
-  plus enry's is_generated / is_vendor, collects the rows and writes one zstd
-  Parquet file at the end. Its clock starts after its imports.
+  plus enry's is_generated / is_vendor, collects the rows, applies any further
+  stage of `corpus.ingest.INGEST_STAGES` (e.g. license facts) to them, and writes
+  one zstd Parquet file at the end. Its clock starts after its imports.
 - ours: `corpus.ingest.ingest` into a fresh catalog home per run. Ray is started
   once before any timing (`ray_session`, as a long-running service has it), so
   `ray.init` is NOT timed, but everything an ingest does is: discovery, catalog
@@ -71,19 +72,23 @@ def baseline_ingest(root: Path, out: Path) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpus.config import IntakeConfig
-    from corpus.intake import decode
-    from corpus.language import CLASSIFY_BYTES, identify
+    from corpus.config import CurationConfig
+    from corpus.ingest import INGEST_STAGES
+    from corpus.intake import IntakeStage, decode
+    from corpus.language import CLASSIFY_BYTES, LanguageStage, identify
     from corpus.reasons import DropReason
     from corpus.schema import file_id
 
-    intake = IntakeConfig()
+    config = CurationConfig()
+    intake = config.intake
+    # stages ingest runs after language and intake do the same work here, on all rows at once
+    further = [s(config) for s in INGEST_STAGES if s not in (LanguageStage, IntakeStage)]
     start = time.perf_counter()
     columns: dict[str, list] = {
         name: []
         for name in (
             "file_id", "repo", "path", "lang", "size", "content", "content_sha256",
-            "encoding", "is_generated", "is_vendor", "drop_reason",
+            "encoding", "is_generated", "is_vendor", "drop_reason", "source",
         )
     }  # fmt: skip
     for repo_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -119,7 +124,10 @@ def baseline_ingest(root: Path, out: Path) -> dict:
                 columns["is_generated"].append(bool(enry.is_generated(rel, head)))
                 columns["is_vendor"].append(bool(enry.is_vendor(rel)))
                 columns["drop_reason"].append(str(reason) if reason is not None else None)
+                columns["source"].append(str(repo_dir))
     table = pa.table(columns)
+    for stage in further:
+        table = stage(table)
     pq.write_table(table, out, compression="zstd")
     seconds = time.perf_counter() - start
     kept = sum(r is None for r in columns["drop_reason"])
@@ -309,7 +317,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workdir", default=None, help="keep corpora here and reuse them (default: a temp dir)"
     )
-    parser.add_argument("--baseline-child", nargs=2, metavar=("ROOT", "OUT"), help=argparse.SUPPRESS)
+    hidden = argparse.SUPPRESS  # internal: run the baseline in this (fresh) process
+    parser.add_argument("--baseline-child", nargs=2, metavar=("ROOT", "OUT"), help=hidden)
     return parser
 
 

@@ -68,7 +68,13 @@ class Catalog:
         try:
             table = self.iceberg.create_table(f"{dataset}.{name}", schema=schema)
         except TableAlreadyExistsError:
-            return self.iceberg.load_table(f"{dataset}.{name}")
+            table = self.iceberg.load_table(f"{dataset}.{name}")
+            missing = set(schema.names) - {f.name for f in table.schema().fields}
+            if missing:  # a newer codecorpus added columns: evolve, old rows read as null
+                with table.update_schema() as update:
+                    update.union_by_name(schema)
+                table = self.iceberg.load_table(f"{dataset}.{name}")
+            return table
         if partition_by is not None:
             with table.update_spec() as spec:
                 spec.add_identity(partition_by)

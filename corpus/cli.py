@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from corpus.cli_licenses import licenses_app, optout_app
 from corpus.errors import CodecorpusError, ConfigError
 
 app = typer.Typer(
@@ -15,6 +16,8 @@ app = typer.Typer(
 )
 versions_app = typer.Typer(help="List and inspect published versions.", no_args_is_help=True)
 app.add_typer(versions_app, name="versions")
+app.add_typer(licenses_app)
+app.add_typer(optout_app, name="optout")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)

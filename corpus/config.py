@@ -7,13 +7,15 @@ batch size, object store) lives in `RunnerConfig` and never changes results.
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Self
 
 import yaml
 
 from corpus.errors import ConfigError
+from heuristics.config import HeuristicsConfig
+from heuristics.license_config import LicenseConfig
 
 MiB = 1 << 20
 
@@ -41,6 +43,10 @@ class IntakeConfig:
 class CurationConfig:
     intake: IntakeConfig = field(default_factory=IntakeConfig)
     """Intake rules applied while reading sources."""
+    licenses: LicenseConfig = field(default_factory=LicenseConfig)
+    """License allow-list and opt-out governance."""
+    heuristics: HeuristicsConfig = field(default_factory=HeuristicsConfig)
+    """Quality heuristics: preset, language selection, rules, thresholds, formatters."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -78,11 +84,22 @@ class CurationConfig:
 def _section(section_cls: type, name: str, value: Any) -> Any:
     if not isinstance(value, dict):
         raise ConfigError(f"config section {name!r} must be a mapping")
-    known = {f.name for f in fields(section_cls)}
-    unknown = set(value) - known
+    settable = {f.name: f for f in fields(section_cls) if f.init}
+    derived = {f.name for f in fields(section_cls) if not f.init}
+    unknown = set(value) - set(settable) - derived
     if unknown:
-        raise ConfigError(f"unknown field(s) {sorted(unknown)} in {name!r}; known: {sorted(known)}")
-    return section_cls(**value)
+        raise ConfigError(
+            f"unknown field(s) {sorted(unknown)} in {name!r}; known: {sorted(settable)}"
+        )
+    kwargs = {}
+    for key, item in value.items():
+        if key in derived:
+            continue  # derived fields (init=False) are recomputed, e.g. from a to_dict() round trip
+        factory = settable[key].default_factory
+        if is_dataclass(factory) and isinstance(item, dict):
+            item = _section(factory, f"{name}.{key}", item)  # type: ignore[arg-type]
+        kwargs[key] = item
+    return section_cls(**kwargs)
 
 
 @dataclass(frozen=True)

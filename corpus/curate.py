@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +23,12 @@ from corpus.errors import CodecorpusError, VersionExists
 from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
 from corpus.runner import map_units, ray_session, resolve, share
 from corpus.schema import conform, decisions_schema, files_schema
+from corpus.licenses.reference import spdx_list_version
+from corpus.licenses.scope import evidence_rows
+from corpus.licenses.stage import EVIDENCE, LicenseStage
+from corpus.optout import OptOutRegistry
 from corpus.stage import Stage, StageChain
+from heuristics.licenses import OPT_OUT, LicenseRuleStage
 from corpus.summary import CallSummary
 from corpus.tally import Tally
 from corpus.versions import (
@@ -33,8 +39,9 @@ from corpus.versions import (
     validate_version_name,
 )
 
-#: Row-local stages applied at curation, in order. Intake and language already ran at ingest.
-CURATE_STAGES: tuple[type[Stage], ...] = ()
+#: Row-local stages applied at curation, in order. Intake, language and license facts
+#: already ran at ingest. Each rule stage keeps the first drop reason a file got.
+CURATE_STAGES: tuple[type[Stage], ...] = (LicenseStage, LicenseRuleStage)
 
 
 def stage_columns(stages: tuple[type[Stage], ...] = CURATE_STAGES) -> pa.Schema:
@@ -58,9 +65,11 @@ class CurateWorker:
         files_folder: str,
         superseded: np.ndarray,
         batch_rows: int,
+        context: dict[str, Any],
     ) -> None:
         self.config = CurationConfig.from_dict(config)
-        self.chain = StageChain(CURATE_STAGES, self.config)
+        resolved = {key: resolve(value) for key, value in context.items()}
+        self.chain = StageChain(CURATE_STAGES, self.config, resolved)
         self.version = version
         self.folders = (decisions_folder, files_folder)
         self.superseded = resolve(superseded)
@@ -126,6 +135,8 @@ def curate(
     _, superseded = latest_rows(
         raw.scan(selected_fields=ROW_KEY, snapshot_id=snapshot.snapshot_id).to_arrow()
     )
+    evidence = _license_evidence(raw, snapshot.snapshot_id, superseded)
+    opt_out = OptOutRegistry(catalog).snapshot()
     extra = stage_columns()
     decisions_table = catalog.ensure_table(dataset, DECISIONS, decisions_schema(extra), "version")
     files_table = catalog.ensure_table(dataset, FILES, files_schema(extra), "version")
@@ -137,7 +148,10 @@ def curate(
     summary = CallSummary()
     with ray_session(runner):
         superseded_keys = share(key_set(row_keys(superseded, ROW_KEY)))
-        args = (config.to_dict(), version_name, *folders, superseded_keys, runner.batch_rows)
+        context = {EVIDENCE: share(evidence), OPT_OUT: opt_out.entries}
+        args = (
+            config.to_dict(), version_name, *folders, superseded_keys, runner.batch_rows, context,
+        )  # fmt: skip
         for result in map_units(units, CurateWorker, args, runner, units_per_call=1):
             summary.merge_table(result)
             if on_progress is not None:
@@ -163,11 +177,28 @@ def curate(
             "raw_snapshot_id": snapshot.snapshot_id,
             "config_fingerprint": config.fingerprint(),
             "code_version": code_version(),
-            "stages": ["intake", "language", *(s.name for s in CURATE_STAGES)],
+            "stages": ["intake", "language", "license_facts", *(s.name for s in CURATE_STAGES)],
+            "opt_out_revision": opt_out.revision,
+            "opt_out_entries": len(opt_out.entries),
+            "spdx_license_list": spdx_list_version(),
         },
     )
     registry.register(version)
     return CurateReport(version, summary)
+
+
+def _license_evidence(raw, snapshot_id: int, superseded: pa.Table) -> pa.Table:
+    """Global step: every license evidence row of the snapshot (a few per repository)."""
+    from pyiceberg.expressions import NotNull
+
+    columns = (*ROW_KEY, "repo", "path", "license_evidence_kind", "license_evidence",
+               "license_evidence_score")  # fmt: skip
+    rows = raw.scan(
+        row_filter=NotNull("license_evidence"), selected_fields=columns, snapshot_id=snapshot_id
+    ).to_arrow()
+    if superseded.num_rows:
+        rows = rows.join(superseded, keys=list(ROW_KEY), join_type="left anti")
+    return evidence_rows(rows)
 
 
 def version_stats(tally: Tally) -> dict:

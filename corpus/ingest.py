@@ -21,6 +21,7 @@ from corpus.config import CurationConfig, RunnerConfig
 from corpus.errors import SourceError
 from corpus.intake import IntakeStage
 from corpus.language import LanguageStage
+from corpus.licenses.stage import LicenseFactsStage
 from corpus.reasons import DropReason
 from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
 from corpus.runner import map_units, ray_session, resolve, share
@@ -31,8 +32,9 @@ from corpus.sources.records import RecordBuffer
 from corpus.stage import StageChain
 from corpus.summary import CallSummary
 
-#: Stages of ingest, in order. Language reads the raw bytes, so it runs before intake.
-INGEST_STAGES = (LanguageStage, IntakeStage)
+#: Stages of ingest, in order. Language reads the raw bytes, so it runs before intake;
+#: license facts read the decoded text, so they run after it.
+INGEST_STAGES = (LanguageStage, IntakeStage, LicenseFactsStage)
 
 
 @dataclass

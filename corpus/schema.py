@@ -28,6 +28,10 @@ COLUMN_DOCS: dict[str, str] = {
     "source": "URI of the source the file was read from",
     "ingest_id": "id of the ingest that added this row",
     "drop_reason": "null when kept, else a corpus.reasons.DropReason value",
+    "license_evidence_kind": "for license evidence files: license_file, manifest, readme, notice",
+    "license_evidence": "for license evidence files: the SPDX expression they state",
+    "license_evidence_score": "for license evidence files: match score in [0, 1]",
+    "spdx_header": "expression of the file's SPDX-License-Identifier header, if any",
 }
 
 RAW_SCHEMA = pa.schema(
@@ -49,6 +53,10 @@ RAW_SCHEMA = pa.schema(
         pa.field("source", pa.string(), nullable=False),
         pa.field("ingest_id", pa.string(), nullable=False),
         pa.field("drop_reason", pa.string()),
+        pa.field("license_evidence_kind", pa.string()),
+        pa.field("license_evidence", pa.string()),
+        pa.field("license_evidence_score", pa.float64()),
+        pa.field("spdx_header", pa.string()),
     ],
     metadata={k.encode(): v.encode() for k, v in COLUMN_DOCS.items()},
 )

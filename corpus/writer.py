@@ -16,7 +16,8 @@ FILE_BYTES = 256 << 20
 
 @dataclass
 class ParquetSink:
-    """Writes batches of one schema under `folder_uri`, rolling files; `close` returns their URIs."""
+    """Writes batches of one schema under `folder_uri`, rolling files; `close` returns their
+    URIs."""
 
     folder_uri: str
     schema: pa.Schema

@@ -10,6 +10,7 @@ added restriction, a rewritten clause) comes out `LicenseRef-unknown` with its
 best guess and score instead of passing as the license it resembles.
 """
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -42,6 +43,16 @@ class MatchResult:
         return [m.spdx_id for m in self.matches]
 
 
+#: What follows this line in the GPL family and Apache-2.0 ("How to apply these terms")
+#: is optional: LICENSE files often leave it out, so matching uses the terms alone.
+_END_OF_TERMS = re.compile(r"\bEND OF TERMS AND CONDITIONS\b", re.IGNORECASE)
+
+
+def _terms(text: str) -> str:
+    cut = _END_OF_TERMS.search(text)
+    return text[: cut.end()] if cut else text
+
+
 @dataclass
 class _Index:
     ids: list[str]
@@ -56,7 +67,7 @@ def _index() -> _Index:
     """Trigram index of the reference texts; identical texts collapse to one id."""
     by_grams: dict[frozenset, str] = {}
     for ref in sorted(reference_licenses(), key=lambda r: (r.deprecated, r.spdx_id)):
-        grams = frozenset(ngrams(normalise(ref.text)))
+        grams = frozenset(ngrams(normalise(_terms(ref.text))))
         if len(grams) >= 3:
             by_grams.setdefault(grams, ref.spdx_id)  # e.g. GPL-2.0-only over -or-later
     ids = list(by_grams.values())
@@ -86,9 +97,11 @@ def match_text(text: str, accept: float = 0.85, max_licenses: int = 8) -> MatchR
     counts = np.bincount(np.concatenate([index.postings[s] for s in slots]),
                          minlength=len(index.ids))  # fmt: skip
     containment = counts / index.sizes
-    # Rank by trigrams found minus trigrams missing: the reference that best fits the text,
-    # so MIT beats MIT-0 (a subset) and BSD-3-Clause beats a variant with an extra clause.
-    order = np.argsort(-(2 * counts - index.sizes), kind="stable")
+    # Trigrams found, less half of those missing: a license beats its subsets (MIT over
+    # MIT-0, ISC over 0BSD) and a variant that adds a clause the text lacks loses to the
+    # plain license (BSD-3-Clause over BSD-3-Clause-No-Nuclear-License-2014).
+    fit = counts - 0.5 * (index.sizes - counts)
+    order = np.lexsort((-containment, -fit))
     remaining = set(grams)
     matches: list[LicenseMatch] = []
     for ref in order:
@@ -104,22 +117,10 @@ def match_text(text: str, accept: float = 0.85, max_licenses: int = 8) -> MatchR
     return MatchResult(matches, len(remaining), len(grams), None if matches else guess)
 
 
-def reference_grams(spdx_id: str) -> frozenset[tuple[str, ...]]:
-    """Trigrams of a reference license (empty for ids without a text, e.g. LicenseRef-*)."""
-    index = _index()
-    position = _positions().get(spdx_id)
-    return index.grams[position] if position is not None else frozenset()
-
-
 @cache
-def _positions() -> dict[str, int]:
-    from corpus.licenses.reference import reference_licenses
-
-    index = _index()
-    positions = {spdx_id: i for i, spdx_id in enumerate(index.ids)}
-    by_text = {g: i for i, g in enumerate(index.grams)}
-    for ref in reference_licenses():  # ids that collapsed onto an identical text
-        grams = frozenset(ngrams(normalise(ref.text)))
-        if ref.spdx_id not in positions and grams in by_text:
-            positions[ref.spdx_id] = by_text[grams]
-    return positions
+def reference_grams(spdx_id: str) -> frozenset[tuple[str, ...]]:
+    """Trigrams of a reference's full text, optional parts included (they hold the standard
+    notices, e.g. Apache's "Licensed under the Apache License, Version 2.0 ..."); empty for
+    ids without a text (LicenseRef-*)."""
+    texts = {ref.spdx_id: ref.text for ref in reference_licenses()}
+    return frozenset(ngrams(normalise(texts[spdx_id]))) if spdx_id in texts else frozenset()

@@ -32,8 +32,12 @@ EQUIVALENT_WORDS: dict[str, str] = {
 }  # fmt: skip
 
 _COMMENT_PREFIX = re.compile(r"^\s*(?://+|#+|/\*+|\*+/?|--+|;+|rem\s|\"\"\"|''')\s?", re.I | re.M)
+#: A copyright notice line ("Copyright (c) 2020 Ann", "© 2019 Bob", "Copyright <year> <owner>"),
+#: not a line of license text that happens to start with the word ("copyright notice and ...").
 _COPYRIGHT_LINE = re.compile(
-    r"^\W*(?:copyright\b|\(c\)\s*\d|©|all rights reserved).*$", re.IGNORECASE | re.MULTILINE
+    r"^\W*(?:copyright\b\s*(?:\(c\)|©|[\d<\[{]|by\b)|\(c\)\s*\d|©\s*\d).*$"
+    r"|^\W*all rights reserved\W*$",
+    re.IGNORECASE | re.MULTILINE,
 )
 _WORD = re.compile(r"[a-z0-9]+")
 #: Bullets and list numbering that start a line: "1.", "(a)", "ii)", "*", "-", "•".

@@ -1,0 +1,75 @@
+"""`codecorpus license-check`: the license decision for one local folder, explained."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from corpus.licenses.classify import license_class
+from corpus.licenses.evidence import analyse, evidence_kind, scope_of, spdx_header
+from corpus.licenses.scope import ScopeIndex
+
+MAX_BYTES = 1 << 20
+
+
+@dataclass
+class FolderReport:
+    evidence: list[dict] = field(default_factory=list)
+    folders: list[dict] = field(default_factory=list)
+
+
+def explain_folder(root: Path) -> FolderReport:
+    report = FolderReport()
+    files = _files(root)
+    rows = []
+    for rel in files:
+        if evidence_kind(rel) is None:
+            continue
+        found = analyse(rel, _text(root / rel))
+        report.evidence.append(
+            {"path": rel, "kind": evidence_kind(rel).value, "expression": found and found.expression,
+             "score": found.score if found else 0.0, "note": found.note if found else "says nothing"}
+        )  # fmt: skip
+        if found is not None:
+            rows.append({"repo": "", "scope": scope_of(rel), "path": rel,
+                         "kind": found.kind.value, "expression": found.expression,
+                         "score": found.score})  # fmt: skip
+    index = ScopeIndex(pa.Table.from_pylist(rows) if rows else _empty())
+    folders: dict[tuple, int] = {}
+    for rel in files:
+        header = spdx_header(_text(root / rel)) if evidence_kind(rel) is None else None
+        resolution = index.resolve("", rel)
+        expression = header or resolution.expression
+        source = "spdx-header" if header else resolution.source
+        key = ("(SPDX headers)" if header else resolution.scope, expression, source)
+        folders[key] = folders.get(key, 0) + 1
+    for (folder, expression, source), count in sorted(folders.items(), key=lambda kv: kv[0][0]):
+        report.folders.append({"folder": folder, "files": count, "license": expression,
+                               "class": license_class(expression).value, "source": source})  # fmt: skip
+    return report
+
+
+def _files(root: Path) -> list[str]:
+    out = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(names):
+            full = Path(folder) / name
+            if full.is_file() and not full.is_symlink():
+                out.append(full.relative_to(root).as_posix())
+    return out
+
+
+def _text(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()[:MAX_BYTES]
+    except OSError:
+        return None
+    return None if b"\0" in data[:8000] else data.decode("utf-8", errors="replace")
+
+
+def _empty() -> pa.Table:
+    from corpus.licenses.scope import empty_evidence
+
+    return empty_evidence()

@@ -1,0 +1,82 @@
+"""License stages: facts per file at ingest, license per file at curation."""
+
+import pyarrow as pa
+
+from corpus.licenses.classify import license_class
+from corpus.licenses.evidence import analyse, evidence_kind, spdx_header
+from corpus.licenses.scope import ScopeIndex, empty_evidence, source_expression
+from corpus.stage import Stage, set_column
+
+#: Context key under which curation hands the evidence table to LicenseStage.
+EVIDENCE = "license_evidence"
+
+
+class LicenseFactsStage(Stage):
+    """Ingest: what each evidence file states, and each file's SPDX header."""
+
+    name = "license_facts"
+    adds = pa.schema(
+        [
+            pa.field("license_evidence_kind", pa.string()),
+            pa.field("license_evidence", pa.string()),
+            pa.field("license_evidence_score", pa.float64()),
+            pa.field("spdx_header", pa.string()),
+        ]
+    )
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        kinds, expressions, scores, headers = [], [], [], []
+        paths = batch.column("path").to_pylist()
+        contents = batch.column("content").to_pylist()
+        for path, content in zip(paths, contents, strict=True):
+            found = analyse(path, content) if evidence_kind(path) else None
+            kinds.append(found.kind.value if found else None)
+            expressions.append(found.expression if found else None)
+            scores.append(found.score if found else None)
+            headers.append(spdx_header(content))
+        for field, values in zip(self.adds, (kinds, expressions, scores, headers), strict=True):
+            batch = set_column(batch, field.name, pa.array(values, field.type))
+        return batch
+
+
+class LicenseStage(Stage):
+    """Curation: each file's license expression, its evidence and its class."""
+
+    name = "licenses"
+    adds = pa.schema(
+        [
+            pa.field("license", pa.string()),
+            pa.field("license_class", pa.string()),
+            pa.field("license_source", pa.string()),
+            pa.field("license_score", pa.float64()),
+        ]
+    )
+
+    def __init__(self, config, context=None) -> None:
+        super().__init__(config, context)
+        self.scopes = ScopeIndex(self.context.get(EVIDENCE, empty_evidence()))
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        licenses, classes, sources, scores = [], [], [], []
+        rows = zip(
+            batch.column("repo").to_pylist(),
+            batch.column("path").to_pylist(),
+            batch.column("spdx_header").to_pylist(),
+            batch.column("source_licenses").to_pylist(),
+            strict=True,
+        )
+        for repo, path, header, listed in rows:
+            if header:
+                expression, source, score = header, "spdx-header", 1.0
+            else:
+                found = self.scopes.resolve(repo, path)
+                expression, source, score = found.expression, found.source, found.score
+                if expression is None and (listed_expression := source_expression(listed)):
+                    expression, source, score = listed_expression, "source-metadata", 0.5
+            licenses.append(expression)
+            classes.append(license_class(expression).value)
+            sources.append(source)
+            scores.append(score if expression else None)
+        for field, values in zip(self.adds, (licenses, classes, sources, scores), strict=True):
+            batch = set_column(batch, field.name, pa.array(values, field.type))
+        return batch
