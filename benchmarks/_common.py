@@ -66,13 +66,15 @@ def warm_page_cache(root: Path) -> None:
                         pass
 
 
-class PeakMemory:
-    """Samples, in a background thread, the RSS of one process and (optionally) all its
-    descendants, every `interval` seconds; keeps the peaks of the sum and of the root alone.
+class Sampler:
+    """Samples, in a background thread every `interval` seconds, one process and
+    (optionally) all its descendants: peak summed RSS, peak RSS of the root alone, and
+    CPU seconds used by them versus by everything else on the machine.
 
     A local Ray started by this process has the GCS, the raylet and every worker as
     descendants, so `descendants=True` on our own pid covers all of Ray. RSS counts
-    pages shared between processes (Ray's object store) once per process: an upper bound.
+    pages shared between processes (Ray's object store) once per process: an upper
+    bound. CPU of a process that exits is counted up to its last sample.
     """
 
     def __init__(self, pid: int | None = None, descendants: bool = True, interval: float = 0.05):
@@ -82,11 +84,19 @@ class PeakMemory:
         self.peak_total = 0
         self.peak_root = 0
         self.at_start = 0
+        self.cpu_ours = 0.0
+        self.cpu_other = 0.0
+        self.wall = 0.0
+        self._cpu_start: dict[int, float] = {}
+        self._cpu_last: dict[int, float] = {}
+        self._busy_start = 0.0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
 
-    def __enter__(self) -> "PeakMemory":
-        self.at_start = self._sample()
+    def __enter__(self) -> "Sampler":
+        self.wall = time.perf_counter()
+        self._busy_start = _busy_seconds()
+        self.at_start = self._sample(first=True)
         self._thread.start()
         return self
 
@@ -94,12 +104,20 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self._sample()
+        self.cpu_ours = sum(self._cpu_last[p] - self._cpu_start.get(p, 0.0) for p in self._cpu_last)
+        self.cpu_other = max(0.0, _busy_seconds() - self._busy_start - self.cpu_ours)
+        self.wall = time.perf_counter() - self.wall
+
+    @property
+    def other_share(self) -> float:
+        """Share of the machine's CPU time other processes used while sampling."""
+        return self.cpu_other / max(self.wall * (os.cpu_count() or 1), 1e-9)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self._sample()
 
-    def _sample(self) -> int:
+    def _sample(self, first: bool = False) -> int:
         try:
             root = psutil.Process(self.pid)
             processes = [root, *root.children(recursive=True)] if self.descendants else [root]
@@ -108,14 +126,26 @@ class PeakMemory:
         total = 0
         for process in processes:
             try:
-                rss = process.memory_info().rss
+                with process.oneshot():
+                    rss = process.memory_info().rss
+                    times = process.cpu_times()
             except psutil.Error:
                 continue  # exited between listing and sampling
             total += rss
             if process.pid == self.pid:
                 self.peak_root = max(self.peak_root, rss)
+            cpu = times.user + times.system
+            if first:
+                self._cpu_start[process.pid] = cpu
+            self._cpu_last[process.pid] = cpu
         self.peak_total = max(self.peak_total, total)
         return total
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle since boot."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def median(values: Sequence[float]) -> float:
@@ -131,6 +161,13 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
-def settle(seconds: float = 1.0) -> None:
-    """Let processes that just finished (actors shutting down) release the CPUs."""
+def settle(seconds: float = 1.0, idle_below: float = 0.25, max_wait: float = 120.0) -> bool:
+    """Pause, then wait (up to `max_wait` s) until the machine's CPUs are less than
+    `idle_below` busy: processes that just finished (actors shutting down), or other
+    users of a shared machine, must not run during a timing. Returns whether it got idle."""
     time.sleep(seconds)
+    deadline = time.monotonic() + max_wait
+    while time.monotonic() < deadline:
+        if psutil.cpu_percent(interval=0.5) < idle_below * 100:
+            return True
+    return False

@@ -49,7 +49,7 @@ from pathlib import Path
 from benchmarks._common import (
     MB,
     CorpusSize,
-    PeakMemory,
+    Sampler,
     markdown_table,
     median,
     sample_corpus,
@@ -60,6 +60,8 @@ from benchmarks._common import (
 #: The ratio the project aims for on corpora of at least TARGET_MIN_MB.
 TARGET_RATIO = 1.6
 TARGET_MIN_MB = 100
+#: A run during which other processes used more than this share of the CPUs is flagged.
+DISTURBED = 0.10
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -138,15 +140,17 @@ def run_baseline(root: Path, out: Path) -> "Run":
     """The baseline in a fresh process (its own memory, no Ray), sampled from here."""
     command = [sys.executable, "-m", "benchmarks.ingest", "--baseline-child", str(root), str(out)]
     child = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
-    with PeakMemory(child.pid, descendants=False) as memory:
+    with Sampler(child.pid, descendants=False) as sampler:
         stdout, _ = child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"baseline failed with exit status {child.returncode}")
     result = json.loads(stdout.strip().splitlines()[-1])
     out.unlink(missing_ok=True)
     # ru_maxrss (KiB) is exact but the sampler may miss a short spike: keep the larger
-    peak = max(memory.peak_total, result["maxrss_kib"] * 1024)
-    return Run(result["seconds"], result["files"], result["kept"], peak, peak, peak)
+    peak = max(sampler.peak_total, result["maxrss_kib"] * 1024)
+    return Run(
+        result["seconds"], result["files"], result["kept"], peak, peak, peak, sampler.other_share
+    )
 
 
 # -- ours: corpus.ingest.ingest on the running Ray ------------------------------------
@@ -160,7 +164,7 @@ def run_ours(root: Path, home: Path, workers: int | None, batch_rows: int) -> "R
 
     catalog = Catalog(Settings(home=home))
     runner = RunnerConfig(workers=workers, batch_rows=batch_rows)
-    with PeakMemory() as memory:
+    with Sampler() as sampler:
         start = time.perf_counter()
         report = ingest([str(root)], "bench", catalog, CurationConfig(), runner)
         seconds = time.perf_counter() - start
@@ -171,9 +175,10 @@ def run_ours(root: Path, home: Path, workers: int | None, batch_rows: int) -> "R
         seconds,
         report.added,
         report.added - dropped,
-        memory.peak_total,
-        memory.peak_root,
-        memory.peak_total - memory.at_start,
+        sampler.peak_total,
+        sampler.peak_root,
+        sampler.peak_total - sampler.at_start,
+        sampler.other_share,
     )
 
 
@@ -189,6 +194,8 @@ class Run:
     peak_driver: int
     peak_added: int
     """Peak minus what the processes held when the run began (Ray at rest, for ours)."""
+    other_cpu: float
+    """Share of the machine's CPU time other processes used meanwhile (a shared machine)."""
 
 
 @dataclass
@@ -233,14 +240,15 @@ def main(argv: list[str] | None = None) -> None:
         run_ours(smallest, workdir / "home-warmup", args.workers, args.batch_rows)
         run_baseline(smallest, workdir / "baseline-warmup.parquet")
         settle()
-        with PeakMemory() as at_rest:  # after the warm-up: Ray Data's helper actors included
+        with Sampler() as at_rest:  # after the warm-up: Ray Data's helper actors included
             pass
         for mb, (path, size) in corpora.items():
             result = results[mb] = SizeResult(size)
             warm_page_cache(path)
             for repeat in range(args.repeats):
                 for contender in ("baseline", "ours") if repeat % 2 == 0 else ("ours", "baseline"):
-                    settle()
+                    if not settle():
+                        print("  (machine still busy after 120 s: timing anyway)")
                     if contender == "baseline":
                         run = run_baseline(path, workdir / "baseline.parquet")
                         result.baseline.append(run)
@@ -248,13 +256,20 @@ def main(argv: list[str] | None = None) -> None:
                         run = run_ours(path, workdir / f"home-{mb}-{repeat}", args.workers,
                                        args.batch_rows)  # fmt: skip
                         result.ours.append(run)
+                    busy = " BUSY" if _disturbed(run) else ""
                     print(f"  {mb} MB #{repeat + 1} {contender:8s} {run.seconds:6.2f} s "
                           f"{size.mb / run.seconds:6.1f} MB/s  peak {run.peak_total / MB:6.0f} MB"
-                          f"  ({run.files} files, {run.kept} kept)", flush=True)  # fmt: skip
+                          f"  ({run.files} files, {run.kept} kept; other processes used "
+                          f"{run.other_cpu:.0%} of the CPUs{busy})", flush=True)  # fmt: skip
             _check_same_work(mb, result)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     _report(results, args.repeats, at_rest.peak_total)
+
+
+def _disturbed(run: Run) -> bool:
+    """Other processes used more than DISTURBED of the machine's CPU time during the run."""
+    return run.other_cpu > DISTURBED
 
 
 def _check_same_work(mb: int, result: SizeResult) -> None:
@@ -296,6 +311,9 @@ def _report(results: dict[int, SizeResult], repeats: int, ray_at_rest: int) -> N
         "not timed (Ray was started once before, as in a service). Peak RSS is the max over "
         f"runs; Ray at rest (GCS, raylet, idle workers, driver) sums to {ray_at_rest / MB:.0f} MB."
     )
+    disturbed = sum(_disturbed(r) for res in results.values() for r in res.baseline + res.ours)
+    if disturbed:
+        print(f"- WARNING: {disturbed} run(s) shared the CPUs with other processes (BUSY above)")
     for mb, result in results.items():
         if mb >= TARGET_MIN_MB:
             verdict = "met" if result.ratio >= TARGET_RATIO else "NOT met"

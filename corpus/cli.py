@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from corpus.cli_heuristics import heuristics_app
 from corpus.cli_licenses import licenses_app, optout_app
 from corpus.errors import CodecorpusError, ConfigError
 
@@ -18,6 +19,7 @@ versions_app = typer.Typer(help="List and inspect published versions.", no_args_
 app.add_typer(versions_app, name="versions")
 app.add_typer(licenses_app)
 app.add_typer(optout_app, name="optout")
+app.add_typer(heuristics_app, name="heuristics")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)

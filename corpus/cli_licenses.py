@@ -32,8 +32,11 @@ def licenses(
     total = max(1, frame.height)
     grouped = (
         frame.group_by(["license", "license_class"])
-        .agg(pl.len().alias("files"), pl.col("size").sum().alias("bytes"),
-             pl.col("repo").n_unique().alias("repos"))  # fmt: skip
+        .agg(
+            pl.len().alias("files"),
+            pl.col("size").sum().alias("bytes"),
+            pl.col("repo").n_unique().alias("repos"),
+        )
         .sort(["files", "license"], descending=[True, False], nulls_last=True)
     )
     table = Table(title=f"licenses of {dataset}@{chosen.name}", title_justify="left")

@@ -20,15 +20,14 @@ import pyarrow.parquet as pq
 from corpus.catalog import DECISIONS, FILES, RAW, Catalog, data_file_uris
 from corpus.config import CurationConfig, RunnerConfig
 from corpus.errors import CodecorpusError, VersionExists
-from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
-from corpus.runner import map_units, ray_session, resolve, share
-from corpus.schema import conform, decisions_schema, files_schema
 from corpus.licenses.reference import spdx_list_version
 from corpus.licenses.scope import evidence_rows
 from corpus.licenses.stage import EVIDENCE, LicenseStage
 from corpus.optout import OptOutRegistry
+from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
+from corpus.runner import map_units, ray_session, resolve, share
+from corpus.schema import conform, decisions_schema, files_schema
 from corpus.stage import Stage, StageChain
-from heuristics.licenses import OPT_OUT, LicenseRuleStage
 from corpus.summary import CallSummary
 from corpus.tally import Tally
 from corpus.versions import (
@@ -38,10 +37,12 @@ from corpus.versions import (
     commit_version_files,
     validate_version_name,
 )
+from heuristics.licenses import OPT_OUT, LicenseRuleStage
+from heuristics.stage import HeuristicsStage
 
 #: Row-local stages applied at curation, in order. Intake, language and license facts
 #: already ran at ingest. Each rule stage keeps the first drop reason a file got.
-CURATE_STAGES: tuple[type[Stage], ...] = (LicenseStage, LicenseRuleStage)
+CURATE_STAGES: tuple[type[Stage], ...] = (LicenseStage, LicenseRuleStage, HeuristicsStage)
 
 
 def stage_columns(stages: tuple[type[Stage], ...] = CURATE_STAGES) -> pa.Schema:

@@ -60,7 +60,9 @@ class OptOutRegistry:
         try:
             kind = OptOutKind(kind)
         except ValueError as exc:
-            raise ConfigError(f"opt-out kind must be one of {[k.value for k in OptOutKind]}") from exc
+            raise ConfigError(
+                f"opt-out kind must be one of {[k.value for k in OptOutKind]}"
+            ) from exc
         if not pattern.strip() or not requested_by.strip():
             raise ConfigError("an opt-out needs a pattern and who requested it (--by)")
         entry = {
@@ -77,11 +79,13 @@ class OptOutRegistry:
         def mark(table: Table, tx: Transaction) -> None:
             rows = table.scan(row_filter=EqualTo("entry_id", entry_id)).to_arrow()
             if rows.num_rows == 0:
-                raise CodecorpusError(f"no opt-out entry {entry_id!r}; see `codecorpus optout list`")
-            rows = rows.set_column(
-                rows.schema.get_field_index("removed_at"), "removed_at",
-                pa.array([datetime.now(UTC)] * rows.num_rows, OPTOUT_SCHEMA.field("removed_at").type),
-            )  # fmt: skip
+                raise CodecorpusError(
+                    f"no opt-out entry {entry_id!r}; see `codecorpus optout list`"
+                )
+            removed = pa.array(
+                [datetime.now(UTC)] * rows.num_rows, OPTOUT_SCHEMA.field("removed_at").type
+            )
+            rows = rows.set_column(rows.schema.get_field_index("removed_at"), "removed_at", removed)
             tx.overwrite(rows, overwrite_filter=EqualTo("entry_id", entry_id))
 
         self._table()

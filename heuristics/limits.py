@@ -18,6 +18,12 @@ def extensions(path: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.utf8_lower(pc.struct_field(found, "ext"))
 
 
+def _extension_column(batch: pa.Table) -> pa.Array | pa.ChunkedArray:
+    if "extension" in batch.column_names:  # the stage adds it once per batch
+        return batch.column("extension")
+    return extensions(batch.column("path"))
+
+
 class Limits:
     """Resolves a threshold for every row of a batch, vectorised over the few overrides."""
 
@@ -45,7 +51,7 @@ class Limits:
         valid = np.full(n, default is not None)
         for overrides, keys in (
             (self.by_language, batch.column("lang")),
-            (self.by_extension, extensions(batch.column("path"))),
+            (self.by_extension, _extension_column(batch)),
         ):
             named = [k for k, o in overrides.items() if name in o]
             if not named:

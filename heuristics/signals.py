@@ -15,10 +15,11 @@ from heuristics.config import HeuristicsConfig
 from heuristics.html import visible_chars
 from heuristics.notebooks import is_valid_notebook
 from heuristics.patterns import autogen_marker, encoded_spans, xml_declaration
-from heuristics.textstats import CodePointClasses, text_stats
+from heuristics.textstats import code_point_classes, text_stats
 
 #: Column name -> what it holds; the schema below follows this order.
 SIGNAL_DOCS: dict[str, str] = {
+    "extension": "lower-case extension of the file name, no dot (thresholds per extension)",
     "chars": "characters (code points) of the content after formatters",
     "lines": "lines (pieces between newlines; no empty piece after a final newline)",
     "mean_line_length": "mean characters per line (a line's final \\r not counted)",
@@ -42,6 +43,7 @@ SIGNAL_DOCS: dict[str, str] = {
 
 SIGNAL_SCHEMA = pa.schema(
     [
+        pa.field("extension", pa.string()),
         pa.field("chars", pa.int64()),
         pa.field("lines", pa.int64()),
         pa.field("mean_line_length", pa.float64()),
@@ -82,7 +84,7 @@ class SignalComputer:
 
     def __init__(self, config: HeuristicsConfig) -> None:
         self.config = config
-        self.classes = CodePointClasses()
+        self.classes = code_point_classes()
         rules = set(config.resolved.rules)
         self.encoded = config.signals.all or "encoded_data" in rules
         self.comments = config.signals.all or "comments" in rules

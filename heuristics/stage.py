@@ -16,6 +16,7 @@ import pyarrow as pa
 from corpus.config import CurationConfig
 from corpus.stage import set_column
 from heuristics.formatters import apply_formatters, build_formatters
+from heuristics.limits import extensions
 from heuristics.quality import HeuristicRule, build_rules
 from heuristics.rules import RuleStage
 from heuristics.signals import SIGNAL_SCHEMA, SignalComputer
@@ -42,6 +43,7 @@ class HeuristicsStage(RuleStage):
         validity = self.signals.notebook_validity(original, lang)
         content, formatter, stripped = apply_formatters(batch, self.formatters)
         batch = set_column(batch, "content", content)
+        batch = set_column(batch, "extension", extensions(batch.column("path")))
         for name, values in self.signals.measure(content, lang).items():
             batch = set_column(batch, name, values)
         batch = set_column(batch, "notebook_valid", validity)

@@ -16,6 +16,7 @@ classified by a table built once per worker.
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,12 @@ class CodePointClasses:
         self.flags = (alnum * _ALNUM + alpha * _ALPHA).astype(np.uint8)
         self.ascii_alnum = alnum[:256].astype(np.int64) * (np.arange(256) < 128)
         self.ascii_alpha = alpha[:256].astype(np.int64) * (np.arange(256) < 128)
+
+
+@cache
+def code_point_classes() -> CodePointClasses:
+    """The tables of this Python's Unicode database: a constant, built once per process."""
+    return CodePointClasses()
 
 
 @dataclass

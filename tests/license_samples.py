@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from license_expression import get_spdx_licensing
-
 from corpus.licenses.classify import LicenseClass, license_class
 from corpus.licenses.evidence import EvidenceKind, analyse, evidence_kind, scope_of
 from corpus.licenses.manifests import declared_license
-from corpus.licenses.names import UNKNOWN
+from corpus.licenses.names import UNKNOWN, licensing
 from corpus.licenses.scope import combine
 
 NPM_ROOTS = [Path("/usr/lib/node_modules"), Path("/usr/local/lib/node_modules")]
@@ -56,7 +54,7 @@ class Outcome:
 def _keys(expression: str | None) -> frozenset[str]:
     if expression is None:
         return frozenset()
-    keys = get_spdx_licensing().license_keys(expression)
+    keys = licensing().license_keys(expression)
     return frozenset(EQUIVALENT.get(k, k) for k in keys)
 
 

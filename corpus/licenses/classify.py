@@ -17,9 +17,9 @@ from license_expression import (
     ExpressionError,
     LicenseSymbol,
     LicenseWithExceptionSymbol,
-    get_spdx_licensing,
 )
 
+from corpus.licenses.names import licensing
 from corpus.licenses.reference import PERMISSIVE_CATEGORIES, spdx_categories
 
 Verdict = bool | None
@@ -53,7 +53,7 @@ def is_permissive(key: str) -> Verdict:
 def evaluate(expression: str, allowed: Callable[[str], Verdict]) -> Verdict:
     """Apply `allowed` to each license of `expression` and combine with AND/OR."""
     try:
-        parsed = get_spdx_licensing().parse(expression, validate=False, strict=False)
+        parsed = licensing().parse(expression, validate=False, strict=False)
     except ExpressionError:
         return None
     if parsed is None:

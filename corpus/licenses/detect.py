@@ -21,13 +21,14 @@ _LEGAL = re.compile(
     r"\b(?:shall|must|may|will|can) not\b|\bnot (?:be )?(?:used|permitted|allowed)\b|"
     r"\bprohibit|\brestrict|\bforbid|\bnon ?commercial|\bcommercial (?:use|purpose)|"
     r"\bonly (?:for|be used|with)\b|\bprovided that\b|\bpermission\b|\bgrants?\b|\bwaive|"
-    r"\byou agree\b|\bsubject to\b|\bcondition|\bterminat|\bliabilit"
+    r"\byou agree\b|\bsubject to\b|\bcondition|\bterminat|\bliabilit|\brequir|\bagreement\b"
 )
 
 
 #: Shorter uncovered runs are wording variants the SPDX templates allow (e.g. BSD's
 #: "the author may not be used to endorse" for "the names of its contributors may not").
 MIN_SUSPICIOUS_WORDS = 4
+MAX_BRIDGE_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ def detect(text: str) -> Finding:
     guess = result.best_guess.spdx_id if result.best_guess else None
     if suspicious:
         note = f"legal text no known license explains: {suspicious[0][:100]!r}"
-        return Finding(_join([*licenses, UNKNOWN]), score, licenses, guess or _first(licenses), note)
+        return Finding(
+            _join([*licenses, UNKNOWN]), score, licenses, guess or _first(licenses), note
+        )
     if not licenses:
         return Finding(None, 0.0, [], guess, "no license text or name found")
     return Finding(_join(licenses), score, licenses, guess)
@@ -76,6 +79,9 @@ def _uncovered(words: list[str], explained: set[tuple[str, ...]]) -> list[str]:
     for i in range(len(words) - 2):
         if (words[i], words[i + 1], words[i + 2]) in explained:
             covered[i] = covered[i + 1] = covered[i + 2] = True
+    # a few covered words between new ones ("commercial use [of the software] requires ...")
+    # belong to the same inserted clause
+    covered = _bridge(covered, MAX_BRIDGE_WORDS)
     spans, current = [], []
     for word, is_covered in zip(words, covered, strict=True):
         if is_covered:
@@ -87,6 +93,22 @@ def _uncovered(words: list[str], explained: set[tuple[str, ...]]) -> list[str]:
     if current:
         spans.append(" ".join(current))
     return spans
+
+
+def _bridge(covered: list[bool], width: int) -> list[bool]:
+    out = list(covered)
+    i = 0
+    while i < len(out):
+        if out[i]:
+            j = i
+            while j < len(out) and out[j]:
+                j += 1
+            if i > 0 and j < len(out) and j - i <= width:
+                out[i:j] = [False] * (j - i)
+            i = j
+        else:
+            i += 1
+    return out
 
 
 def _score(result: MatchResult, licenses: list[str]) -> float:

@@ -28,9 +28,14 @@ def explain_folder(root: Path) -> FolderReport:
             continue
         found = analyse(rel, _text(root / rel))
         report.evidence.append(
-            {"path": rel, "kind": evidence_kind(rel).value, "expression": found and found.expression,
-             "score": found.score if found else 0.0, "note": found.note if found else "says nothing"}
-        )  # fmt: skip
+            {
+                "path": rel,
+                "kind": evidence_kind(rel).value,
+                "expression": found.expression if found else None,
+                "score": found.score if found else 0.0,
+                "note": found.note if found else "says nothing",
+            }
+        )
         if found is not None:
             rows.append({"repo": "", "scope": scope_of(rel), "path": rel,
                          "kind": found.kind.value, "expression": found.expression,
@@ -45,8 +50,15 @@ def explain_folder(root: Path) -> FolderReport:
         key = ("(SPDX headers)" if header else resolution.scope, expression, source)
         folders[key] = folders.get(key, 0) + 1
     for (folder, expression, source), count in sorted(folders.items(), key=lambda kv: kv[0][0]):
-        report.folders.append({"folder": folder, "files": count, "license": expression,
-                               "class": license_class(expression).value, "source": source})  # fmt: skip
+        report.folders.append(
+            {
+                "folder": folder,
+                "files": count,
+                "license": expression,
+                "class": license_class(expression).value,
+                "source": source,
+            }
+        )
     return report
 
 

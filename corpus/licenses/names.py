@@ -9,7 +9,7 @@ below cover what real manifests and notices say.
 import re
 from functools import cache
 
-from license_expression import ExpressionError, get_spdx_licensing
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
 
 from corpus.licenses.reference import spdx_ids, spdx_names
 
@@ -70,14 +70,19 @@ UNKNOWN = "LicenseRef-unknown"
 
 
 @cache
+def licensing() -> Licensing:
+    """license-expression's SPDX Licensing, built once (building it parses a large index)."""
+    return get_spdx_licensing()
+
+
+@cache
 def parse_expression(text: str) -> str | None:
     """A valid SPDX expression (normalised), or None if `text` is not one."""
     text = text.strip()
     if not text or len(text) > 200:
         return None
-    licensing = get_spdx_licensing()
     try:
-        parsed = licensing.parse(text, validate=True, strict=False)
+        parsed = licensing().parse(text, validate=True, strict=False)
     except ExpressionError:
         return None
     if parsed is None:
@@ -128,7 +133,7 @@ def expression_from_declaration(value: str) -> str | None:
 
 
 def _keys(expression: str) -> list[str]:
-    return get_spdx_licensing().license_keys(expression)
+    return licensing().license_keys(expression)
 
 
 def _known(key: str) -> bool:

@@ -59,7 +59,9 @@ def spdx_ids() -> dict[str, str]:
     """Lower-cased SPDX id -> canonical id, licenses and exceptions."""
     bundle = _bundle()
     ids = {e["licenseId"].lower(): e["licenseId"] for e in bundle["licenses"]}
-    ids.update({e["licenseExceptionId"].lower(): e["licenseExceptionId"] for e in bundle["exceptions"]})
+    ids.update(
+        {e["licenseExceptionId"].lower(): e["licenseExceptionId"] for e in bundle["exceptions"]}
+    )
     return ids
 
 

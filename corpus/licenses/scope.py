@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.licenses.evidence import PRIORITY, EvidenceKind
-from corpus.licenses.names import UNKNOWN, expression_from_declaration
+from corpus.licenses.names import UNKNOWN, expression_from_declaration, licensing
 
 EVIDENCE_COLUMNS = ["repo", "scope", "path", "kind", "expression", "score"]
 
@@ -76,8 +76,10 @@ def combine(rows: list[dict], scope: str = "") -> Resolution:
     if chosen[0]["kind"] == EvidenceKind.LICENSE_FILE:
         declared = [r for r in rows if r["kind"] == EvidenceKind.MANIFEST]
         combined = _and(expressions)
-        if declared and UNKNOWN not in combined and _keys(declared[0]["expression"]) == _keys(
-            combined
+        if (
+            declared
+            and UNKNOWN not in combined
+            and _keys(declared[0]["expression"]) == _keys(combined)
         ):
             # the files hold the texts, the manifest says how they combine (e.g. MIT OR Apache)
             combined = declared[0]["expression"]
@@ -92,11 +94,9 @@ def _and(expressions: list[str]) -> str:
 
 
 def _keys(expression: str) -> frozenset[str]:
-    from license_expression import get_spdx_licensing
-
     try:
-        return frozenset(get_spdx_licensing().license_keys(expression))
-    except Exception:  # noqa: BLE001 - an unparsable expression simply does not match
+        return frozenset(licensing().license_keys(expression))
+    except Exception:
         return frozenset()
 
 
