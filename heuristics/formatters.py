@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from heuristics.config import HeuristicsConfig
 from heuristics.notebooks import notebook_to_script, parse_notebook
 from heuristics.strip import HtmlCssStripper
+from heuristics.textstats import single_array
 
 
 class Formatter(ABC):
@@ -69,8 +70,11 @@ def apply_formatters(
     batch: pa.Table, formatters: list[Formatter]
 ) -> tuple[pa.Array, pa.Array, pa.Array]:
     """(content, formatter, stripped_bytes) after every formatter, for the whole batch."""
-    content = batch.column("content").combine_chunks()
+    content = single_array(batch.column("content"))
     n = batch.num_rows
+    if not formatters:
+        unchanged = pc.if_else(pc.is_valid(content), 0, pa.scalar(None, pa.int64()))
+        return content, pa.nulls(n, pa.string()), unchanged
     applied = np.full(n, None, dtype=object)
     live = pc.and_(pc.is_valid(content), pc.is_null(batch.column("drop_reason")))
     for formatter in formatters:
@@ -90,6 +94,6 @@ def apply_formatters(
         values = pa.array([t for t, c in zip(rewritten, changed, strict=True) if c], content.type)
         content = pc.replace_with_mask(content, pa.array(mask), values)
         applied[changed_rows] = formatter.name
-    before = pc.binary_length(batch.column("content").combine_chunks())
+    before = pc.binary_length(batch.column("content"))
     stripped = pc.subtract(before, pc.binary_length(content)).cast(pa.int64())
     return content, pa.array(applied, pa.string()), stripped

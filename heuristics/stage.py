@@ -20,6 +20,7 @@ from heuristics.limits import extensions
 from heuristics.quality import HeuristicRule, build_rules
 from heuristics.rules import RuleStage
 from heuristics.signals import SIGNAL_SCHEMA, SignalComputer
+from heuristics.textstats import single_array
 
 
 class HeuristicsStage(RuleStage):
@@ -38,8 +39,8 @@ class HeuristicsStage(RuleStage):
         return build_rules(config.heuristics)
 
     def prepare(self, batch: pa.Table) -> pa.Table:
-        lang = batch.column("lang").combine_chunks()
-        original = batch.column("content").combine_chunks()
+        lang = single_array(batch.column("lang"))
+        original = single_array(batch.column("content"))
         validity = self.signals.notebook_validity(original, lang)
         content, formatter, stripped = apply_formatters(batch, self.formatters)
         batch = set_column(batch, "content", content)

@@ -58,6 +58,13 @@ class TextStats:
     hex_digits: np.ndarray
 
 
+def single_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array, without copying when the column already is one chunk."""
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
+
+
 def utf8_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets from 0, bytes) of a string array, zero-copy where Arrow allows."""
     n = len(array)
@@ -75,7 +82,8 @@ def utf8_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def text_stats(array: pa.Array, classes: CodePointClasses) -> TextStats:
     """Counts for every row of a string array (nulls count as empty)."""
-    array = array.fill_null("")
+    if array.null_count:
+        array = array.fill_null("")
     offsets, data = utf8_buffers(array)
     n = len(offsets) - 1
     hist = np.empty((n, 256), dtype=np.int64)
@@ -117,29 +125,26 @@ def _line_lengths(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lines, longest line, characters in lines) per row, in code points."""
     sizes = np.diff(offsets)
-    newlines = np.flatnonzero(data == 10)
-    filled = sizes > 0
-    open_tail = filled.copy()  # a last line without a newline
-    open_tail[filled] = data[offsets[1:][filled] - 1] != 10
-    tail_rows = np.flatnonzero(open_tail)
-    ends = np.concatenate([newlines, offsets[1:][tail_rows]])
-    rows = np.concatenate([np.searchsorted(offsets, newlines, side="right") - 1, tail_rows])
-    order = np.argsort(ends, kind="stable")
-    ends, rows = ends[order], rows[order]
+    filled = np.flatnonzero(sizes > 0)
+    last_bytes = offsets[1:][filled] - 1
+    tails = last_bytes[data[last_bytes] != 10]  # last lines without a newline
+    # every line by the position of its last byte: its newline, or the file's last byte
+    last = np.sort(np.concatenate([np.flatnonzero(data == 10), tails]), kind="stable")
+    rows = np.searchsorted(offsets, last, side="right") - 1
     lines = np.bincount(rows, minlength=n)
-    if ends.size == 0:
+    if last.size == 0:
         zeros = np.zeros(n, np.int64)
         return lines, zeros, zeros
-    starts = np.empty_like(ends)
+    ends = last + (data[last] != 10)  # exclusive, without the newline
+    starts = np.empty_like(last)
     starts[0] = offsets[rows[0]]
     same_row = rows[1:] == rows[:-1]
-    starts[1:] = np.where(same_row, ends[:-1] + 1, offsets[rows[1:]])
+    starts[1:] = np.where(same_row, last[:-1] + 1, offsets[rows[1:]])
     length = ends - starts
-    carriage = (length > 0) & (data[np.maximum(ends - 1, 0)] == 13)
-    length -= carriage
+    length -= (length > 0) & (data[np.maximum(ends - 1, 0)] == 13)  # a final \r
     if continuation.size:  # continuation bytes are not characters
-        length -= np.bincount(np.searchsorted(ends, continuation, side="right"),
-                              minlength=len(ends))[: len(ends)]  # fmt: skip
+        per_line = np.bincount(np.searchsorted(last, continuation), minlength=len(last))
+        length -= per_line[: len(last)]
     first = np.searchsorted(rows, np.arange(n))
     max_line = np.zeros(n, np.int64)
     has_lines = lines > 0

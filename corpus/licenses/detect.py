@@ -21,7 +21,8 @@ _LEGAL = re.compile(
     r"\b(?:shall|must|may|will|can) not\b|\bnot (?:be )?(?:used|permitted|allowed)\b|"
     r"\bprohibit|\brestrict|\bforbid|\bnon ?commercial|\bcommercial (?:use|purpose)|"
     r"\bonly (?:for|be used|with)\b|\bprovided that\b|\bpermission\b|\bgrants?\b|\bwaive|"
-    r"\byou agree\b|\bsubject to\b|\bcondition|\bterminat|\bliabilit|\brequir|\bagreement\b"
+    r"\byou agree\b|\bsubject to\b|\bon condition\b|\bterminat|\bliabilit|"
+    r"\bwritten (?:permission|consent|agreement)|\bseparate (?:written )?(?:license|agreement)"
 )
 
 

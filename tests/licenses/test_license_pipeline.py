@@ -1,0 +1,76 @@
+"""Licenses through ingest and curate on Ray: per-file decisions, opt-outs, version records."""
+
+import shutil
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from corpus.curate import curate
+from corpus.ingest import ingest
+from corpus.licenses.reference import reference_licenses
+from corpus.optout import OptOutRegistry
+from corpus.reasons import DropReason
+from corpus.sources import Layout
+from corpus.versions import scan_version
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
+
+SITE = Path(pytest.__file__).resolve().parent.parent
+
+
+def _real_license(pattern: str) -> str:
+    return next(SITE.glob(pattern)).read_text()
+
+
+def _corpus(root: Path) -> Path:
+    """Three real repos: MIT, GPL-vendored subtree with a nested COPYING, and no license."""
+    mit = root / "octo" / "cat"
+    shutil.copytree(Path(__import__("idna").__file__).parent, mit / "idna")
+    (mit / "LICENSE").write_text(_real_license("rich-*.dist-info/licenses/LICENSE"))
+    gpl_text = next(r.text for r in reference_licenses() if r.spdx_id == "GPL-3.0-only")
+    (mit / "vendor" / "gpl").mkdir(parents=True)
+    (mit / "vendor" / "gpl" / "COPYING").write_text(gpl_text)
+    (mit / "vendor" / "gpl" / "lib.c").write_text("int f(void) { return 1; }\n")
+    (mit / "tool.py").write_text("# SPDX-License-Identifier: Apache-2.0\nprint('x')\n")
+    bare = root / "acme" / "bare"
+    bare.mkdir(parents=True)
+    (bare / "main.py").write_text("print('hello')\n")
+    return root
+
+
+def test_license_decisions_and_opt_out(tmp_path: Path, catalog) -> None:
+    root = _corpus(tmp_path / "src")
+    sources = [str(root / "octo"), str(root / "acme")]
+    ingest(sources, "ds", catalog, layout=Layout.REPOS)
+    v1 = curate("ds", "v1", catalog).version
+    rows = {r["path"]: r for r in scan_version(catalog, "ds", v1).to_arrow().to_pylist()}
+    assert rows["idna/core.py"]["license"] == "MIT"
+    assert rows["idna/core.py"]["license_class"] == "permissive"
+    assert rows["idna/core.py"]["license_source"] == "LICENSE"
+    assert rows["idna/core.py"]["drop_reason"] is None
+    assert rows["vendor/gpl/lib.c"]["license"] == "GPL-3.0-only"  # nested COPYING overrides
+    assert rows["vendor/gpl/lib.c"]["drop_reason"] == DropReason.LICENSE_NON_PERMISSIVE
+    assert rows["tool.py"]["license"] == "Apache-2.0"  # SPDX header wins for its file
+    assert rows["tool.py"]["license_source"] == "spdx-header"
+    assert rows["main.py"]["drop_reason"] == DropReason.LICENSE_NO_LICENSE
+    assert v1.lineage["opt_out_revision"] is None
+    assert v1.stats["drop_reasons"][DropReason.LICENSE_NO_LICENSE]["files"] == 1
+
+    registry = OptOutRegistry(catalog)
+    registry.add("repo", "cat", "author@example.org", "asked by e-mail")
+    v2 = curate("ds", "v2", catalog).version
+    kept = scan_version(catalog, "ds", v2, "files").to_arrow()
+    assert kept.num_rows == 0
+    decisions = scan_version(catalog, "ds", v2).to_arrow()
+    opted = decisions.filter(pc.equal(decisions["drop_reason"], DropReason.GOVERNANCE_OPT_OUT))
+    assert set(opted["repo"].to_pylist()) == {"cat"}
+    assert v2.lineage["opt_out_revision"] == registry.snapshot().revision
+    # re-ingesting the opted-out repository with new files does not bring it back
+    (root / "octo" / "cat" / "new.py").write_text("print('new')\n")
+    ingest(sources, "ds", catalog, layout=Layout.REPOS)
+    v3 = curate("ds", "v3", catalog).version
+    v3_files = scan_version(catalog, "ds", v3, "files").to_arrow()
+    assert "cat" not in set(v3_files["repo"].to_pylist())
+    # v1 stays as it was published
+    assert scan_version(catalog, "ds", v1, "files").to_arrow().num_rows > 0
