@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.license_samples import labelled_repos, predict, report, score  # noqa: E402
+from tests.license_samples import labelled_repos, predict, report, score
 
 
 def scancode_expression(paths: list[Path]) -> str | None:
