@@ -29,7 +29,8 @@ def test_decode_rules() -> None:
     assert reason is None and encoding not in (None, "utf-8")
     assert text.encode(encoding) == legacy and "Donn" in text
     # bytes that are no text in any encoding (no NUL, so not caught as binary)
-    noise = bytes(random.Random(0).randrange(1, 256) for _ in range(4096))
+    rng = random.Random(0)
+    noise = bytes(rng.randrange(1, 256) for _ in range(4096))
     assert decode(noise, 8000) == (None, None, DropReason.INTAKE_UNDECODABLE)
     # NUL beyond the sniff window does not make a file binary
     assert decode(b"a" * 100 + b"\0", 50)[2] is None
