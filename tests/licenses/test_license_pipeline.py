@@ -74,3 +74,22 @@ def test_license_decisions_and_opt_out(tmp_path: Path, catalog) -> None:
     assert "cat" not in set(v3_files["repo"].to_pylist())
     # v1 stays as it was published
     assert scan_version(catalog, "ds", v1, "files").to_arrow().num_rows > 0
+
+
+def test_licenses_command_shows_the_distribution(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from corpus.catalog import Catalog
+    from corpus.cli import app
+    from corpus.settings import Settings
+
+    monkeypatch.setenv("CODECORPUS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "200")
+    root = _corpus(tmp_path / "src")
+    catalog = Catalog(Settings(home=tmp_path / "home"))
+    ingest([str(root / "octo"), str(root / "acme")], "ds", catalog, layout=Layout.REPOS)
+    curate("ds", "v1", catalog)
+    result = CliRunner().invoke(app, ["licenses", "ds"])
+    assert result.exit_code == 0, result.stdout
+    for expected in ("MIT", "GPL-3.0-only", "non_permissive", "no_license", "Apache-2.0"):
+        assert expected in result.stdout

@@ -1,0 +1,45 @@
+"""License commands as a user runs them."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from corpus.cli import app
+
+runner = CliRunner()
+SITE = Path(pytest.__file__).resolve().parent.parent
+
+
+def test_license_check_explains_a_real_package(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    repo = tmp_path / "packaging-copy"
+    repo.mkdir()
+    for dist_info in SITE.glob("packaging-*.dist-info"):
+        target = repo / dist_info.name
+        target.mkdir()
+        for path in dist_info.rglob("*"):
+            if path.is_file():
+                dest = target / path.relative_to(dist_info)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(path.read_bytes())
+    (repo / "main.py").write_text("import packaging\n")
+    result = runner.invoke(app, ["license-check", str(repo)])
+    assert result.exit_code == 0, result.stdout
+    assert "Apache-2.0 OR BSD-2-Clause" in result.stdout  # manifest says how the texts combine
+    assert "LICENSE.APACHE" in result.stdout and "permissive" in result.stdout
+
+
+def test_optout_commands(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CODECORPUS_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "250")
+    added = runner.invoke(app, ["optout", "add", "octo", "--kind", "owner", "--by", "ann"])
+    assert added.exit_code == 0 and "opt-out" in added.stdout
+    entry = added.stdout.split()[1]
+    listed = runner.invoke(app, ["optout", "list"])
+    assert "octo" in listed.stdout and "ann" in listed.stdout
+    assert runner.invoke(app, ["optout", "remove", entry]).exit_code == 0
+    assert "octo" not in runner.invoke(app, ["optout", "list"]).stdout
+    assert "octo" in runner.invoke(app, ["optout", "list", "--all"]).stdout
+    bad = runner.invoke(app, ["optout", "add", "x", "--kind", "planet", "--by", "ann"])
+    assert bad.exit_code != 0
