@@ -85,7 +85,7 @@ class Sampler:
         self.peak_root = 0
         self.at_start = 0
         self.cpu_ours = 0.0
-        self.cpu_other = 0.0
+        self.busy = 0.0
         self.wall = 0.0
         self._cpu_start: dict[int, float] = {}
         self._cpu_last: dict[int, float] = {}
@@ -105,8 +105,13 @@ class Sampler:
         self._thread.join()
         self._sample()
         self.cpu_ours = sum(self._cpu_last[p] - self._cpu_start.get(p, 0.0) for p in self._cpu_last)
-        self.cpu_other = max(0.0, _busy_seconds() - self._busy_start - self.cpu_ours)
+        self.busy = _busy_seconds() - self._busy_start
         self.wall = time.perf_counter() - self.wall
+
+    @property
+    def cpu_other(self) -> float:
+        """CPU seconds the rest of the machine used while sampling."""
+        return max(0.0, self.busy - self.cpu_ours)
 
     @property
     def other_share(self) -> float:

@@ -5,6 +5,7 @@ Run from the repository root:
     python -m benchmarks.heuristics                  # ~100 MB, median of 5 runs
     python -m benchmarks.heuristics --quick          # ~20 MB, 3 runs
     python -m benchmarks.heuristics --mb 300 --repeats 7
+    python -m benchmarks.heuristics --batch-rows 1024   # curate's default is 256
 
 Corpus: `corpus.samples.build_sample_corpus` (the Python distributions installed
 here: Python, JSON, C, HTML, CSS, JavaScript, Markdown, data files), read and
@@ -18,7 +19,7 @@ so every rule sees every file) and both starting from the rows in memory:
   from the same definitions (split lines, `sum(map(str.isalnum, text))`, the
   head's lower case, a dict merge of the per-language and per-extension
   thresholds, the rules in order with an early return). Input: Python lists.
-- ours: `HeuristicsStage` over Arrow batches of 256 rows (curate's default),
+- ours: `HeuristicsStage` over Arrow batches of 256 rows (curate's default; `--batch-rows`),
   measuring the signals its rules read (`signals.all: false`), as curation of
   that config does. A second line measures every signal (`signals.all: true`,
   the default), for information.
@@ -125,18 +126,16 @@ def per_file_decider(config) -> Callable[[str, str | None, str], str | None]:
         if lines and lines[-1] == "":
             lines.pop()
         lengths = [len(line) - line.endswith("\r") for line in lines]
-        if lengths and limits["max_line_length"] is not None:
-            if max(lengths) > limits["max_line_length"]:
-                return "quality:max_line_length"
-        if lengths and limits["mean_line_length"] is not None:
-            if sum(lengths) / len(lengths) > limits["mean_line_length"]:
-                return "quality:mean_line_length"
-        if chars and limits["min_alphanumeric"] is not None:
-            if sum(map(str.isalnum, text)) / chars < limits["min_alphanumeric"]:
-                return "quality:alphanumeric"
-        if chars and limits["min_alphabetic"] is not None:
-            if sum(map(str.isalpha, text)) / chars < limits["min_alphabetic"]:
-                return "quality:alphabetic"
+        longest, mean = limits["max_line_length"], limits["mean_line_length"]
+        if lengths and longest is not None and max(lengths) > longest:
+            return "quality:max_line_length"
+        if lengths and mean is not None and sum(lengths) / len(lengths) > mean:
+            return "quality:mean_line_length"
+        alnum, alpha = limits["min_alphanumeric"], limits["min_alphabetic"]
+        if chars and alnum is not None and sum(map(str.isalnum, text)) / chars < alnum:
+            return "quality:alphanumeric"
+        if chars and alpha is not None and sum(map(str.isalpha, text)) / chars < alpha:
+            return "quality:alphabetic"
         if lang == "HTML" and chars and "html_visible_text" in rules:
             visible = len(visible_text(text))
             ratio_ok = limits["html_min_visible_ratio"] is None or (
@@ -171,7 +170,7 @@ def starcoder_config(all_signals: bool):
     return replace(CurationConfig(), heuristics=heuristics)
 
 
-def run(megabytes: int, repeats: int) -> int:
+def run(megabytes: int, repeats: int, batch_rows: int = BATCH_ROWS) -> int:
     import pyarrow.compute as pc
 
     from heuristics.html import visible_chars
@@ -191,7 +190,7 @@ def run(megabytes: int, repeats: int) -> int:
     stage = HeuristicsStage(config)
     stage_all = HeuristicsStage(starcoder_config(all_signals=True))
     decide = per_file_decider(config)
-    batches = [table.slice(i, BATCH_ROWS) for i in range(0, table.num_rows, BATCH_ROWS)]
+    batches = [table.slice(i, batch_rows) for i in range(0, table.num_rows, batch_rows)]
     rows = list(zip(table.column("path").to_pylist(), table.column("lang").to_pylist(),
                     table.column("content").to_pylist(), strict=True))  # fmt: skip
 
@@ -251,8 +250,9 @@ def run(megabytes: int, repeats: int) -> int:
         for path, a, b in mismatches[:10]:
             print(f"  {path}: ours {a}, per-file {b}")
         return 1
+    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"\nall {len(rows):,} decisions agree. ratio {ratio:.2f}x "
-          f"(target >= {TARGET_RATIO:.0f}x): {'met' if ratio >= TARGET_RATIO else 'NOT met'}")  # fmt: skip
+          f"(target >= {TARGET_RATIO:.0f}x): {verdict}")  # fmt: skip
     return 0 if ratio >= TARGET_RATIO else 2
 
 
@@ -260,11 +260,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=100, help="corpus size in MB")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per contender")
+    parser.add_argument("--batch-rows", type=int, default=BATCH_ROWS, help="rows per batch")
     parser.add_argument("--quick", action="store_true", help="~20 MB, 3 runs")
     args = parser.parse_args()
     if args.quick:
         args.mb, args.repeats = 20, 3
-    sys.exit(run(args.mb, args.repeats))
+    sys.exit(run(args.mb, args.repeats, args.batch_rows))
 
 
 if __name__ == "__main__":

@@ -5,29 +5,23 @@ files, skip rows superseded by a newer ingest, apply the stages and write the
 version's decisions (every file, no content) and files (kept, with content).
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from corpus.catalog import DECISIONS, FILES, RAW, Catalog, data_file_uris
 from corpus.config import CurationConfig, RunnerConfig
+from corpus.curate_worker import CURATE_STAGES, CurateWorker, stage_columns
 from corpus.errors import CodecorpusError, VersionExists
 from corpus.licenses.reference import spdx_list_version
 from corpus.licenses.scope import evidence_rows
-from corpus.licenses.stage import EVIDENCE, LicenseStage
+from corpus.licenses.stage import EVIDENCE
 from corpus.optout import OptOutRegistry
-from corpus.rowkeys import ROW_KEY, contains, key_set, latest_rows, row_keys
-from corpus.runner import map_units, ray_session, resolve, share
-from corpus.schema import conform, decisions_schema, files_schema
-from corpus.stage import Stage, StageChain
+from corpus.rowkeys import ROW_KEY, key_set, latest_rows, row_keys
+from corpus.runner import map_units, ray_session, share
+from corpus.schema import decisions_schema, files_schema
 from corpus.summary import CallSummary
 from corpus.tally import Tally
 from corpus.versions import (
@@ -37,78 +31,13 @@ from corpus.versions import (
     commit_version_files,
     validate_version_name,
 )
-from heuristics.licenses import OPT_OUT, LicenseRuleStage
-from heuristics.stage import HeuristicsStage
-
-#: Row-local stages applied at curation, in order. Intake, language and license facts
-#: already ran at ingest. Each rule stage keeps the first drop reason a file got.
-CURATE_STAGES: tuple[type[Stage], ...] = (LicenseStage, LicenseRuleStage, HeuristicsStage)
-
-
-def stage_columns(stages: tuple[type[Stage], ...] = CURATE_STAGES) -> pa.Schema:
-    return pa.schema([f for stage in stages for f in stage.adds])
+from heuristics.licenses import OPT_OUT
 
 
 @dataclass
 class CurateReport:
     version: Version
     summary: CallSummary = field(default_factory=CallSummary)
-
-
-class CurateWorker:
-    """Ray actor: raw data files -> stage chain -> the version's two sets of data files."""
-
-    def __init__(
-        self,
-        config: dict,
-        version: str,
-        decisions_folder: str,
-        files_folder: str,
-        superseded: np.ndarray,
-        batch_rows: int,
-        context: dict[str, Any],
-    ) -> None:
-        self.config = CurationConfig.from_dict(config)
-        resolved = {key: resolve(value) for key, value in context.items()}
-        self.chain = StageChain(CURATE_STAGES, self.config, resolved)
-        self.version = version
-        self.folders = (decisions_folder, files_folder)
-        self.superseded = resolve(superseded)
-        self.batch_rows = batch_rows
-        extra = stage_columns()
-        self.schemas = (decisions_schema(extra), files_schema(extra))
-
-    def __call__(self, units: pa.Table) -> pa.Table:
-        from corpus.writer import ParquetSink
-
-        decisions = ParquetSink(self.folders[0], self.schemas[0], prefix=f"{self.version}-")
-        files = ParquetSink(self.folders[1], self.schemas[1], prefix=f"{self.version}-")
-        summary = CallSummary()
-        for payload in units.column("unit").to_pylist():
-            summary.units += 1
-            for batch in self._read(json.loads(payload)["uri"]):
-                stale = contains(self.superseded, row_keys(batch, ROW_KEY))
-                if stale.any():
-                    batch = batch.filter(pa.array(~stale))
-                summary.seen += batch.num_rows
-                batch = self.chain(batch)
-                batch = batch.append_column(
-                    "version", pa.array([self.version] * batch.num_rows, pa.string())
-                )
-                summary.tally.add_table(batch)
-                summary.bytes_seen += int(pc.sum(batch.column("size")).as_py() or 0)
-                decisions.write(conform(batch, self.schemas[0]))
-                kept = batch.filter(pc.is_null(batch.column("drop_reason")))
-                files.write(conform(kept, self.schemas[1]))
-        summary.data_files = decisions.close()
-        summary.extra_files = files.close()
-        return summary.to_table()
-
-    def _read(self, uri: str):
-        fs, path = pafs.FileSystem.from_uri(uri)
-        with fs.open_input_file(path) as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=self.batch_rows):
-                yield pa.Table.from_batches([batch])
 
 
 def curate(
@@ -198,7 +127,8 @@ def _license_evidence(raw, snapshot_id: int, superseded: pa.Table) -> pa.Table:
         row_filter=NotNull("license_evidence"), selected_fields=columns, snapshot_id=snapshot_id
     ).to_arrow()
     if superseded.num_rows:
-        rows = rows.join(superseded, keys=list(ROW_KEY), join_type="left anti")
+        key_schema = rows.select(list(ROW_KEY)).schema  # pyiceberg may read large_string
+        rows = rows.join(superseded.cast(key_schema), keys=list(ROW_KEY), join_type="left anti")
     return evidence_rows(rows)
 
 

@@ -1,5 +1,7 @@
 """`codecorpus demo`: the main job on the embedded default over a real sample corpus."""
 
+import pyarrow.compute as pc
+
 from corpus.catalog import Catalog
 from corpus.config import CurationConfig, RunnerConfig
 from corpus.curate import curate
@@ -8,7 +10,7 @@ from corpus.render import console, human_bytes, tally_table, unit_progress
 from corpus.samples import build_sample_corpus
 from corpus.settings import Settings
 from corpus.sources import Layout
-from corpus.versions import Registry
+from corpus.versions import Registry, scan_version
 
 DATASET = "sample"
 
@@ -49,6 +51,17 @@ def run_demo(max_bytes: int = 64 << 20, workers: int | None = None) -> None:
         tally_table(
             f"{DATASET}@{name}: kept per language, dropped per reason", result.summary.tally
         )
+    )
+    rewritten = (
+        scan_version(catalog, DATASET, result.version)
+        .select("formatter", "stripped_bytes")
+        .to_arrow()
+    )
+    changed = rewritten.filter(pc.is_valid(rewritten["formatter"]))
+    console.print(
+        f"heuristics: {changed.num_rows:,} files rewritten by formatters, "
+        f"{human_bytes(pc.sum(changed['stripped_bytes']).as_py() or 0)} stripped "
+        f"(per rule and language: codecorpus heuristics report {DATASET})"
     )
     stats = result.version.stats
     console.print(

@@ -4,12 +4,18 @@ Each call of a worker receives a few units (repositories, archives, table
 files, raw data files), reads them, applies its stage chain batch by batch,
 writes Parquet itself and returns only a small summary row. Corpus bytes
 therefore never pass through the driver or the object store.
+
+Calls run as Ray Data tasks, not an actor pool: Ray keeps its worker processes
+warm between tasks, and each process builds a worker's heavy state once per
+run (see `_call_worker`), so a run pays no actor start-up (measured: 1.4-2.6 s
+per run on 2 cores, which dominated ingests of a few hundred MB).
 """
 
 import json
 import logging
 import math
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -75,6 +81,22 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
+#: Per process: the worker built for the current run. Ray reuses worker processes
+#: across tasks, so heavy state (stage chains, key sets) is built once per run and
+#: process; keeping only one run's worker bounds the memory it holds.
+_WORKER_CACHE: dict[str, Any] = {}
+
+
+def _call_worker(
+    units: pa.Table, worker_cls: type, constructor_args: tuple[Any, ...], run_key: str
+) -> pa.Table:
+    worker = _WORKER_CACHE.get(run_key)
+    if worker is None:
+        _WORKER_CACHE.clear()
+        worker = _WORKER_CACHE[run_key] = worker_cls(*constructor_args)
+    return worker(units)
+
+
 def map_units(
     units: Sequence[dict[str, Any]],
     worker_cls: type,
@@ -93,11 +115,11 @@ def map_units(
         items, override_num_blocks=max(1, math.ceil(len(items) / units_per_call))
     )
     dataset = dataset.map_batches(
-        worker_cls,
+        _call_worker,
         batch_size=units_per_call,
         batch_format="pyarrow",
-        fn_constructor_args=constructor_args,
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        fn_args=(worker_cls, constructor_args, uuid.uuid4().hex),
+        compute=ray.data.TaskPoolStrategy(size=workers),
         num_cpus=1,
     )
     yield from dataset.iter_batches(batch_size=None, batch_format="pyarrow")

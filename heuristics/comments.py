@@ -90,8 +90,11 @@ def comment_chars(content: pa.Array, family: Family) -> np.ndarray:
     return out.to_series().to_numpy()
 
 
-def comment_fraction(content: pa.Array, lang: pa.Array, chars: np.ndarray) -> pa.Array:
-    """Comment characters / characters for files of a reference language, else null."""
+def comment_fraction(
+    content: pa.Array, lang: pa.Array, chars: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(comment characters / characters, where it applies) per row: files of a reference
+    language with content."""
     n = len(content)
     fraction = np.zeros(n)
     known = np.zeros(n, dtype=bool)
@@ -105,4 +108,4 @@ def comment_fraction(content: pa.Array, lang: pa.Array, chars: np.ndarray) -> pa
         counted = comment_chars(content.take(pa.array(rows)), family)
         fraction[rows] = counted / chars[rows]
         known[rows] = True
-    return pa.array(fraction, type=pa.float64(), mask=~known)
+    return fraction, known

@@ -51,7 +51,9 @@ def explain_text(
 ) -> Explanation:
     """Run the heuristics stage on one file and collect why it decides what it decides."""
     settings = config.heuristics
-    config = replace(config, heuristics=replace(settings, signals=replace(settings.signals, all=True)))
+    config = replace(
+        config, heuristics=replace(settings, signals=replace(settings.signals, all=True))
+    )
     stage = HeuristicsStage(config)
     batch = pa.table(
         {
@@ -104,8 +106,10 @@ def explain_file(path: Path, config: CurationConfig, lang: str | None = None) ->
         text, _, dropped = decode(data, config.intake.binary_sniff_bytes)
         reason = dropped.value if dropped is not None else None
     lang = lang or identify(path.name, data)
-    view = data if len(data) <= CLASSIFY_BYTES + TAIL_BYTES else (
-        data[:CLASSIFY_BYTES] + b"\n" + data[-TAIL_BYTES:]
+    view = (
+        data
+        if len(data) <= CLASSIFY_BYTES + TAIL_BYTES
+        else (data[:CLASSIFY_BYTES] + b"\n" + data[-TAIL_BYTES:])
     )  # what ingest hands linguist's generated-code check
     generated = bool(enry.is_generated(path.name, view))
     return explain_text(str(path), text, lang, config, generated, reason)

@@ -79,7 +79,9 @@ def apply_formatters(
     live = pc.and_(pc.is_valid(content), pc.is_null(batch.column("drop_reason")))
     for formatter in formatters:
         mine = pc.is_in(batch.column("lang"), value_set=pa.array(formatter.languages, pa.string()))
-        rows = np.flatnonzero(pc.fill_null(pc.and_(live, mine), False).to_numpy(zero_copy_only=False))
+        rows = np.flatnonzero(
+            pc.fill_null(pc.and_(live, mine), False).to_numpy(zero_copy_only=False)
+        )
         if rows.size == 0:
             continue
         texts = content.take(pa.array(rows)).to_pylist()

@@ -24,42 +24,58 @@ def _extension_column(batch: pa.Table) -> pa.Array | pa.ChunkedArray:
     return extensions(batch.column("path"))
 
 
+#: Private columns the stage adds for the rules and removes before it returns.
+LANG_KEY, EXTENSION_KEY = "_heuristics_lang_key", "_heuristics_extension_key"
+
+
 class Limits:
-    """Resolves a threshold for every row of a batch, vectorised over the few overrides."""
+    """Resolves thresholds for every row of a batch. Each threshold is precomputed as a small
+    matrix over (overridden languages + none) x (overridden extensions + none); per batch,
+    each row's language and extension are looked up once (`keys`), and a threshold column is
+    then one numpy gather."""
 
     def __init__(self, config: HeuristicsConfig) -> None:
         self.defaults = config.thresholds
         self.by_language = config.resolved.by_language
         self.by_extension = config.resolved.by_extension
+        self.languages = pa.array(list(self.by_language), pa.string())
+        self.extensions = pa.array(list(self.by_extension), pa.string())
+        self.matrices = {name: self._matrix(name) for name in self.defaults.__dataclass_fields__}
+
+    def _matrix(self, name: str) -> np.ndarray:
+        """Threshold `name` for every (language, extension) pair; NaN where switched off.
+        The last row and column stand for "no override" (key -1)."""
+        languages = [*self.by_language.values(), {}]
+        extensions = [*self.by_extension.values(), {}]
+        matrix = np.empty((len(languages), len(extensions)))
+        for i, lang in enumerate(languages):
+            for j, ext in enumerate(extensions):
+                value = {name: getattr(self.defaults, name), **lang, **ext}[name]
+                matrix[i, j] = np.nan if value is None else float(value)
+        return matrix
 
     def for_file(self, lang: str | None, path: str) -> dict[str, Any]:
         """Every threshold that applies to one file (for `heuristics explain`)."""
-        values = {
-            name: getattr(self.defaults, name) for name in self.defaults.__dataclass_fields__
-        }
+        values = {name: getattr(self.defaults, name) for name in self.defaults.__dataclass_fields__}
         values.update(self.by_language.get(lang or "", {}))
         ext = path.rsplit("/", 1)[-1].rpartition(".")
         values.update(self.by_extension.get(ext[2].lower() if ext[1] else "", {}))
         return values
 
+    def keys(self, batch: pa.Table) -> dict[str, pa.Array | pa.ChunkedArray]:
+        """Per row: index of its language / extension among the overridden ones, or -1."""
+        lang = pc.index_in(batch.column("lang"), value_set=self.languages)
+        ext = pc.index_in(_extension_column(batch), value_set=self.extensions)
+        return {LANG_KEY: pc.fill_null(lang, -1), EXTENSION_KEY: pc.fill_null(ext, -1)}
+
     def column(self, name: str, batch: pa.Table) -> pa.Array:
         """Threshold `name` per row; null where it is switched off."""
-        default = getattr(self.defaults, name)
-        kind = pa.bool_() if isinstance(default, bool) else pa.float64()
-        n = batch.num_rows
-        values = np.full(n, 0 if default is None else default, dtype=object)
-        valid = np.full(n, default is not None)
-        for overrides, keys in (
-            (self.by_language, batch.column("lang")),
-            (self.by_extension, _extension_column(batch)),
-        ):
-            named = [k for k, o in overrides.items() if name in o]
-            if not named:
-                continue
-            index = pc.index_in(keys, value_set=pa.array(named, pa.string()))
-            index = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
-            hit = index >= 0
-            chosen = [overrides[named[i]][name] for i in index[hit]]
-            values[hit] = [0 if v is None else v for v in chosen]
-            valid[hit] = [v is not None for v in chosen]
-        return pa.array(values.tolist(), kind, mask=~valid)
+        present = LANG_KEY in batch.schema.names
+        keys = (
+            {k: batch.column(k) for k in (LANG_KEY, EXTENSION_KEY)} if present else self.keys(batch)
+        )
+        lang, ext = (keys[k].to_numpy() for k in (LANG_KEY, EXTENSION_KEY))
+        values = self.matrices[name][lang, ext]
+        if isinstance(getattr(self.defaults, name), bool):
+            return pa.array(values == 1, pa.bool_(), mask=np.isnan(values))
+        return pa.array(values, pa.float64(), mask=np.isnan(values))

@@ -33,10 +33,6 @@ def autogen_pattern(markers: tuple[str, ...], lines: int) -> str:
     return rf"(?i)\A(?:[^\n]*\n){{0,{lines - 1}}}[^\n]*?(?:{alternatives})"
 
 
-def autogen_marker(content: pa.Array, markers: tuple[str, ...], lines: int) -> pa.Array:
-    return pc.match_substring_regex(content, autogen_pattern(markers, lines))
-
-
 def xml_declaration(content: pa.Array, head_chars: int) -> pa.Array:
     """StarCoder's XML test: `<?xml version=` within the first `head_chars` characters."""
     head = pc.utf8_slice_codeunits(content, 0, head_chars)

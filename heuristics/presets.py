@@ -89,7 +89,6 @@ STARCODER2_LINE_EXEMPT = (
 )  # fmt: skip
 
 
-
 def _starcoder2_by_language() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {lang: {"data_max_lines": 512} for lang in DATA_LANGUAGES}
     for lang in ("JSON", "YAML"):

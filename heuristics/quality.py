@@ -56,8 +56,10 @@ class EmptyRule(HeuristicRule):
 
 
 class InvalidNotebookRule(HeuristicRule):
-    name, reason, signals = "invalid_notebook", DropReason.QUALITY_INVALID_NOTEBOOK, (
-        "notebook_valid",
+    name, reason, signals = (
+        "invalid_notebook",
+        DropReason.QUALITY_INVALID_NOTEBOOK,
+        ("notebook_valid",),
     )
 
     def keep(self, batch: pa.Table) -> Mask:
@@ -102,7 +104,9 @@ class EncodedDataRule(HeuristicRule):
     thresholds = ("encoded_max_span", "encoded_max_fraction")
 
     def keep(self, batch: pa.Table) -> Mask:
-        span = pc.less_equal(batch.column("encoded_max_span"), self.limit("encoded_max_span", batch))
+        span = pc.less_equal(
+            batch.column("encoded_max_span"), self.limit("encoded_max_span", batch)
+        )
         share = pc.less_equal(
             batch.column("encoded_fraction"), self.limit("encoded_max_fraction", batch)
         )
@@ -214,6 +218,7 @@ RULES: dict[str, type[HeuristicRule]] = {
         HtmlVisibleTextRule, MinifiedRule, CommentsRule,
     )
 }  # fmt: skip
+
 
 def build_rules(config: HeuristicsConfig) -> list[HeuristicRule]:
     """The configured rules, in `presets.RULE_ORDER`."""

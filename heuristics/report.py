@@ -38,7 +38,9 @@ def heuristics_report(decisions: pa.Table) -> list[ReportRow]:
     """Rows sorted by step, then bytes (largest first), then language."""
     frame = pl.DataFrame(pl.from_arrow(decisions.select(list(REPORT_COLUMNS))))
     lang = pl.col("lang").fill_null("unknown").alias("lang")
-    by_rule = pl.any_horizontal(pl.col("drop_reason").str.starts_with(p) for p in HEURISTIC_PREFIXES)
+    by_rule = pl.any_horizontal(
+        pl.col("drop_reason").str.starts_with(p) for p in HEURISTIC_PREFIXES
+    )
     dropped = (
         frame.filter(by_rule)
         .group_by(pl.col("drop_reason").alias("step"), lang)

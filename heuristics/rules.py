@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,12 +44,28 @@ class RuleStage(Stage):
     def __call__(self, batch: pa.Table) -> pa.Table:
         batch = self.prepare(batch)
         reason = batch.column("drop_reason")
-        for rule in self.rules:
-            keep = pc.fill_null(rule.keep(batch), True)
-            newly_dropped = pc.and_(pc.is_null(reason), pc.invert(keep))
-            reason = pc.if_else(newly_dropped, pa.scalar(rule.reason.value), reason)
-        return set_column(batch, "drop_reason", reason)
+        undecided = pc.is_null(reason).to_numpy(zero_copy_only=False)
+        first_drop = np.full(batch.num_rows, -1)  # index of the rule that dropped each file
+        for index, rule in enumerate(self.rules):
+            batch = self.before_rule(batch, rule, undecided)
+            keep = pc.fill_null(rule.keep(batch), True).to_numpy(zero_copy_only=False)
+            first_drop[undecided & ~keep] = index
+            undecided = undecided & keep
+        if (first_drop >= 0).any():
+            names = np.array([rule.reason.value for rule in self.rules] + [None], dtype=object)
+            ours = pa.array(names[first_drop], pa.string())  # -1 picks the trailing None
+            reason = pc.if_else(pa.array(first_drop >= 0), ours, reason)
+        return self.finish(set_column(batch, "drop_reason", reason))
 
     def prepare(self, batch: pa.Table) -> pa.Table:
         """Hook: add the signal columns the rules read (default: none)."""
+        return batch
+
+    def before_rule(self, batch: pa.Table, rule: Rule, undecided: np.ndarray) -> pa.Table:
+        """Hook: add what `rule` reads, where needed only for the `undecided` files (those no
+        earlier rule dropped), the way a per-file loop returns early (default: nothing)."""
+        return batch
+
+    def finish(self, batch: pa.Table) -> pa.Table:
+        """Hook: complete the declared columns after the last rule (default: nothing)."""
         return batch

@@ -11,15 +11,16 @@ deterministic: no state crosses batches.
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 
 from corpus.config import CurationConfig
 from corpus.stage import set_column
 from heuristics.formatters import apply_formatters, build_formatters
-from heuristics.limits import extensions
+from heuristics.limits import EXTENSION_KEY, LANG_KEY, Limits, extensions
 from heuristics.quality import HeuristicRule, build_rules
-from heuristics.rules import RuleStage
-from heuristics.signals import SIGNAL_SCHEMA, SignalComputer
+from heuristics.rules import Rule, RuleStage
+from heuristics.signals import GROUP_OF, GROUPS, SIGNAL_SCHEMA, SignalComputer
 from heuristics.textstats import single_array
 
 
@@ -33,6 +34,7 @@ class HeuristicsStage(RuleStage):
         self.settings = config.heuristics
         self.formatters = build_formatters(self.settings)
         self.signals = SignalComputer(self.settings)
+        self.limits = Limits(self.settings)
         super().__init__(config, context)
 
     def build_rules(self, config: CurationConfig) -> Sequence[HeuristicRule]:
@@ -45,8 +47,53 @@ class HeuristicsStage(RuleStage):
         content, formatter, stripped = apply_formatters(batch, self.formatters)
         batch = set_column(batch, "content", content)
         batch = set_column(batch, "extension", extensions(batch.column("path")))
-        for name, values in self.signals.measure(content, lang).items():
-            batch = set_column(batch, name, values)
-        batch = set_column(batch, "notebook_valid", validity)
-        batch = set_column(batch, "formatter", formatter)
-        return set_column(batch, "stripped_bytes", stripped)
+        added = {
+            **self.limits.keys(batch),  # private: removed again in finish()
+            **self.signals.cheap(content),
+            "notebook_valid": validity,
+            "formatter": formatter,
+            "stripped_bytes": stripped,
+        }
+        batch = _with_columns(batch, added)
+        if self.settings.signals.all:
+            for group in GROUPS:
+                batch = self._measure(batch, group, rows=None)
+        return batch
+
+    def before_rule(self, batch: pa.Table, rule: Rule, undecided: np.ndarray) -> pa.Table:
+        present = set(batch.column_names)
+        signals = getattr(rule, "signals", ())
+        missing = {GROUP_OF[s] for s in signals if s in GROUP_OF and s not in present}
+        if missing:
+            rows = np.flatnonzero(undecided)
+            everyone = len(rows) == batch.num_rows
+            for group in sorted(missing):
+                batch = self._measure(batch, group, rows=None if everyone else rows)
+        return batch
+
+    def finish(self, batch: pa.Table) -> pa.Table:
+        """One column order whatever was measured: the input's columns, then the signals;
+        private columns dropped, groups no rule read (`signals.all: false`) null."""
+        names = batch.schema.names
+        signals = set(SIGNAL_SCHEMA.names)
+        kept = [n for n in names if n not in signals and n not in (LANG_KEY, EXTENSION_KEY)]
+        columns = [batch.column(n) for n in kept] + [
+            batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type)
+            for f in SIGNAL_SCHEMA
+        ]
+        return pa.Table.from_arrays(columns, names=kept + SIGNAL_SCHEMA.names)
+
+    def _measure(self, batch: pa.Table, group: str, rows: np.ndarray | None) -> pa.Table:
+        content = single_array(batch.column("content"))
+        lang = single_array(batch.column("lang"))
+        chars = single_array(batch.column("chars"))
+        return _with_columns(batch, self.signals.group(group, content, lang, chars, rows))
+
+
+def _with_columns(batch: pa.Table, columns: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Table:
+    """`batch` with `columns` added or replaced, in one new table."""
+    present = set(batch.column_names)
+    batch = batch.drop_columns([name for name in columns if name in present])
+    return pa.Table.from_arrays(
+        [*batch.columns, *columns.values()], names=[*batch.column_names, *columns]
+    )

@@ -8,11 +8,12 @@ Definitions (the per-file reference in benchmarks/heuristics.py follows them):
 - alphanumeric and alphabetic are `str.isalnum` and `str.isalpha` of each code
   point; digits are ASCII 0-9 and hex digits ASCII [0-9a-fA-F].
 
-Counting works on bytes: one `np.bincount` per file gives its byte histogram
-(one numpy call per file, about 500 MB/s here; a single bincount over
-(row, byte) keys measured 4x slower), from which ASCII classes, newlines and
-code points follow; the few multi-byte code points are decoded in bulk and
-classified by a table built once per worker.
+Counting works on bytes. Character classes: one `np.bincount` per file gives its
+byte histogram (one numpy call per file, about 500 MB/s here; a single bincount
+over (row, byte) keys measured 4x slower), from which the ASCII classes follow;
+the few multi-byte code points are decoded in bulk and
+classified by a table built once per process. Lines: the newline positions of
+the whole batch, then one vectorised pass over its lines.
 """
 
 from dataclasses import dataclass
@@ -45,17 +46,24 @@ def code_point_classes() -> CodePointClasses:
 
 
 @dataclass
-class TextStats:
-    """Per-row counts; rows without content have zeros (the caller masks them)."""
+class CharCounts:
+    """Per-row counts of code points by class; rows without content count as empty."""
 
     chars: np.ndarray
-    lines: np.ndarray
-    max_line: np.ndarray
-    line_chars: np.ndarray
     alnum: np.ndarray
     alpha: np.ndarray
     digits: np.ndarray
     hex_digits: np.ndarray
+
+
+@dataclass
+class LineCounts:
+    """Per-row line counts; rows without content have no lines."""
+
+    lines: np.ndarray
+    max_line: np.ndarray
+    line_chars: np.ndarray
+    """Characters in lines: every character but newlines and line-final \r."""
 
 
 def single_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -80,32 +88,56 @@ def utf8_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets - offsets[0], data
 
 
-def text_stats(array: pa.Array, classes: CodePointClasses) -> TextStats:
-    """Counts for every row of a string array (nulls count as empty)."""
+def _buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if array.null_count:
         array = array.fill_null("")
-    offsets, data = utf8_buffers(array)
+    return utf8_buffers(array)
+
+
+def high_bytes(data: np.ndarray) -> np.ndarray:
+    """Positions of the bytes >= 0x80: the bytes of multi-byte code points (rare in code)."""
+    return np.flatnonzero(data >= 0x80)
+
+
+def code_points(array: pa.Array) -> np.ndarray:
+    """Code points per row: bytes less UTF-8 continuation bytes (nulls count as empty)."""
+    offsets, data = _buffers(array)
+    high = high_bytes(data)
+    continuation = high[data[high] < 0xC0]
+    extra = np.bincount(np.searchsorted(offsets, continuation, side="right") - 1,
+                        minlength=len(offsets) - 1)  # fmt: skip
+    return np.diff(offsets) - extra[: len(offsets) - 1]
+
+
+def count_text(array: pa.Array, classes: CodePointClasses) -> tuple[CharCounts, LineCounts]:
+    """Character classes and lines of every row of a string array, in one pass of setup."""
+    offsets, data = _buffers(array)
+    high = high_bytes(data)
+    return _char_counts(offsets, data, high, classes), _line_counts(offsets, data, high)
+
+
+def _char_counts(
+    offsets: np.ndarray, data: np.ndarray, high: np.ndarray, classes: CodePointClasses
+) -> CharCounts:
     n = len(offsets) - 1
     hist = np.empty((n, 256), dtype=np.int64)
     for row in range(n):  # one C call per file; see the module docstring
         hist[row] = np.bincount(data[offsets[row] : offsets[row + 1]], minlength=256)
-    continuation = hist[:, 0x80:0xC0].sum(axis=1)
-    chars = np.diff(offsets) - continuation
+    chars = np.diff(offsets) - hist[:, 0x80:0xC0].sum(axis=1)  # continuation bytes
     alnum = hist @ classes.ascii_alnum
     alpha = hist @ classes.ascii_alpha
-    high = np.flatnonzero(data >= 0x80)  # bytes of multi-byte code points (rare in code)
-    wide = high[data[high] >= 0xC0]  # their first bytes
+    wide = high[data[high] >= 0xC0]  # first bytes of multi-byte code points (rare)
     if wide.size:
         flags = classes.flags[_decode(data, wide)]
         rows = np.searchsorted(offsets, wide, side="right") - 1
         alnum += np.bincount(rows, weights=flags & _ALNUM, minlength=n).astype(np.int64)
         alpha += np.bincount(rows, weights=(flags & _ALPHA) >> 1, minlength=n).astype(np.int64)
-    continuation_at = high[data[high] < 0xC0]
-    lines, max_line, line_chars = _line_lengths(offsets, data, n, continuation_at)
-    return TextStats(
-        chars=chars, lines=lines, max_line=max_line, line_chars=line_chars, alnum=alnum,
-        alpha=alpha, digits=hist @ _ASCII_DIGIT, hex_digits=hist @ _ASCII_HEX,
-    )  # fmt: skip
+    return CharCounts(chars, alnum, alpha, hist @ _ASCII_DIGIT, hist @ _ASCII_HEX)
+
+
+def _line_counts(offsets: np.ndarray, data: np.ndarray, high: np.ndarray) -> LineCounts:
+    continuation = high[data[high] < 0xC0]
+    return LineCounts(*_line_lengths(offsets, data, len(offsets) - 1, continuation))
 
 
 def _decode(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -124,30 +156,31 @@ def _line_lengths(
     offsets: np.ndarray, data: np.ndarray, n: int, continuation: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lines, longest line, characters in lines) per row, in code points."""
-    sizes = np.diff(offsets)
-    filled = np.flatnonzero(sizes > 0)
-    last_bytes = offsets[1:][filled] - 1
-    tails = last_bytes[data[last_bytes] != 10]  # last lines without a newline
-    # every line by the position of its last byte: its newline, or the file's last byte
-    last = np.sort(np.concatenate([np.flatnonzero(data == 10), tails]), kind="stable")
-    rows = np.searchsorted(offsets, last, side="right") - 1
-    lines = np.bincount(rows, minlength=n)
-    if last.size == 0:
-        zeros = np.zeros(n, np.int64)
+    newlines = np.flatnonzero(data == 10)
+    per_row = np.diff(np.searchsorted(newlines, offsets))  # newlines of each row
+    filled = np.diff(offsets) > 0
+    tail = np.zeros(n, dtype=bool)  # a last line without a newline
+    tail[filled] = data[offsets[1:][filled] - 1] != 10
+    lines = per_row + tail
+    zeros = np.zeros(n, np.int64)
+    if not lines.any():
         return lines, zeros, zeros
-    ends = last + (data[last] != 10)  # exclusive, without the newline
+    # the last byte of every line, in order: each row's tail goes after its newlines
+    tail_rows = np.flatnonzero(tail)
+    last = np.insert(newlines, np.cumsum(per_row)[tail_rows], offsets[tail_rows + 1] - 1)
+    has_lines = lines > 0
+    first = (np.cumsum(lines) - lines)[has_lines]  # index of each row's first line
     starts = np.empty_like(last)
-    starts[0] = offsets[rows[0]]
-    same_row = rows[1:] == rows[:-1]
-    starts[1:] = np.where(same_row, last[:-1] + 1, offsets[rows[1:]])
+    starts[1:] = last[:-1] + 1
+    starts[first] = offsets[:-1][has_lines]
+    ends = last + (data[last] != 10)  # exclusive, without the newline
     length = ends - starts
-    length -= (length > 0) & (data[np.maximum(ends - 1, 0)] == 13)  # a final \r
+    if (data[ends[ends > starts] - 1] == 13).any():  # a line-final \r is not counted
+        length -= (ends > starts) & (data[np.maximum(ends - 1, 0)] == 13)
     if continuation.size:  # continuation bytes are not characters
         per_line = np.bincount(np.searchsorted(last, continuation), minlength=len(last))
         length -= per_line[: len(last)]
-    first = np.searchsorted(rows, np.arange(n))
-    max_line = np.zeros(n, np.int64)
-    has_lines = lines > 0
-    max_line[has_lines] = np.maximum.reduceat(length, first[has_lines])
-    line_chars = np.bincount(rows, weights=length, minlength=n).astype(np.int64)
+    max_line, line_chars = zeros.copy(), zeros.copy()
+    max_line[has_lines] = np.maximum.reduceat(length, first)
+    line_chars[has_lines] = np.add.reduceat(length, first)
     return lines, max_line, line_chars

@@ -43,7 +43,7 @@ def package_file(package: str, pattern: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         pytest.skip(f"package {package} is not installed")
-    root = Path(list(spec.submodule_search_locations)[0])
+    root = Path(next(iter(spec.submodule_search_locations)))
     found = sorted(glob.glob(str(root / pattern)))
     if not found:
         pytest.skip(f"no {pattern} in {root}")

@@ -87,7 +87,10 @@ def test_preset_change_re_resolves() -> None:
         ({"preset": "gpt"}, "heuristics.preset 'gpt' is unknown"),
         ({"add_rules": ["long_lines"]}, "unknown name(s) ['long_lines']"),
         ({"formatters": ["pdf"]}, "heuristics.formatters: unknown name(s) ['pdf']"),
-        ({"thresholds": {"max_line": 5}}, "unknown field(s) ['max_line'] in 'heuristics.thresholds'"),
+        (
+            {"thresholds": {"max_line": 5}},
+            "unknown field(s) ['max_line'] in 'heuristics.thresholds'",
+        ),
         ({"by_language": {"Go": {"max_line": 5}}}, "unknown threshold(s) ['max_line']"),
         ({"thresholds": {"max_lines": "1e5"}}, "heuristics.thresholds.max_lines must be"),
         ({"by_extension": {"js": {"min_alphabetic": 25}}}, "share of the file"),

@@ -60,7 +60,7 @@ def test_curate_applies_heuristics_and_reports(tmp_path: Path, catalog, monkeypa
     content = dict(zip(files["path"].to_pylist(), files["content"].to_pylist(), strict=True))
     assert content["static/main.css"].startswith("/*# sourceMappingURL=")
     assert content["analysis.ipynb"].startswith("# %% [markdown]\n")
-    assert "<script></script>" in content["help.html"] and "base64,\"" in content["help.html"]
+    assert "<script></script>" in content["help.html"] and 'base64,"' in content["help.html"]
     stripped = pc.sum(decisions["stripped_bytes"]).as_py()
     assert stripped > len(page.encode()) - len(content["help.html"].encode())
 
