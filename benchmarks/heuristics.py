@@ -151,6 +151,50 @@ def per_file_decider(config) -> Callable[[str, str | None, str], str | None]:
     return decide
 
 
+def web_pages() -> dict[str, list[str]]:
+    """Real HTML and CSS found here (standard library, installed packages), for the per-file
+    loops of the stage: HTML parsing (signals) and the html_css formatter."""
+    import site
+    import sysconfig
+
+    found: dict[str, list[str]] = {"HTML": [], "CSS": []}
+    roots = [sysconfig.get_paths()["stdlib"], *site.getsitepackages()]
+    for root in roots:
+        for folder, dirs, names in sorted(os.walk(root)):
+            dirs.sort()
+            for name in sorted(names):
+                kind = {".html": "HTML", ".htm": "HTML", ".css": "CSS"}.get(Path(name).suffix)
+                path = Path(folder) / name
+                if kind and path.stat().st_size <= 1 << 20:
+                    found[kind].append(path.read_text(encoding="utf-8", errors="replace"))
+    return found
+
+
+def per_file_loops() -> None:
+    """MB/s per core of the stage's per-file Python loops, on real pages."""
+    from heuristics.config import StripConfig
+    from heuristics.html import visible_chars
+    from heuristics.strip import HtmlCssStripper
+
+    pages = web_pages()
+    stripper = HtmlCssStripper(StripConfig())
+    html, css = pages["HTML"], pages["CSS"]
+    loops = [
+        ("HTML visible text (selectolax)", html, visible_chars),
+        ("html_css formatter, HTML", html, lambda ps: [stripper.strip(p, html=True) for p in ps]),
+        ("html_css formatter, CSS", css, lambda ps: [stripper.strip(p, html=False) for p in ps]),
+    ]
+    rows = []
+    for name, texts, work in loops:
+        if not texts:
+            continue
+        size = sum(len(t.encode()) for t in texts) / MB
+        cpu = median([timed(lambda w=work, t=texts: w(t))[0] for _ in range(3)])
+        rows.append([name, len(texts), f"{size:.2f}", f"{size / max(cpu, 1e-9):.0f}"])
+    print("\nper-file loops inside the stage (only their languages' rows), on real pages here:")
+    print(markdown_table(["loop", "files", "MB", "MB/s per core"], rows))
+
+
 # -- timing ------------------------------------------------------------------------------
 
 
@@ -173,7 +217,6 @@ def starcoder_config(all_signals: bool):
 def run(megabytes: int, repeats: int, batch_rows: int = BATCH_ROWS) -> int:
     import pyarrow.compute as pc
 
-    from heuristics.html import visible_chars
     from heuristics.stage import HeuristicsStage
 
     pa.set_cpu_count(1)
@@ -238,13 +281,7 @@ def run(megabytes: int, repeats: int, batch_rows: int = BATCH_ROWS) -> int:
     reasons = Counter(decisions["ours"])
     print("\ndecisions: " + ", ".join(f"{k or 'kept'} {v:,}" for k, v in reasons.most_common()))
 
-    html = table.filter(pc.equal(table.column("lang"), "HTML")).column("content").to_pylist()
-    if html:
-        cpu, _, _ = timed(lambda: visible_chars(html))
-        html_mb = sum(len(t.encode()) for t in html) / MB
-        print(f"per-file loop inside the stage: HTML parsing, {len(html)} files, "
-              f"{html_mb:.2f} MB at {html_mb / max(cpu, 1e-9):.0f} MB/s per core")  # fmt: skip
-
+    per_file_loops()
     if mismatches:
         print(f"\nFAIL: {len(mismatches)} decisions differ, e.g.:")
         for path, a, b in mismatches[:10]:

@@ -36,6 +36,11 @@ class HeuristicsStage(RuleStage):
         self.signals = SignalComputer(self.settings)
         self.limits = Limits(self.settings)
         super().__init__(config, context)
+        self.groups: dict[Rule, list[str]] = {
+            rule: sorted({GROUP_OF[s] for s in rule.signals if s in GROUP_OF})
+            for rule in self.rules
+        }
+        """Signal groups each rule reads (measured on first use unless `signals.all`)."""
 
     def build_rules(self, config: CurationConfig) -> Sequence[HeuristicRule]:
         return build_rules(config.heuristics)
@@ -61,22 +66,22 @@ class HeuristicsStage(RuleStage):
         return batch
 
     def before_rule(self, batch: pa.Table, rule: Rule, undecided: np.ndarray) -> pa.Table:
-        present = set(batch.column_names)
-        signals = getattr(rule, "signals", ())
-        missing = {GROUP_OF[s] for s in signals if s in GROUP_OF and s not in present}
+        schema = batch.schema
+        missing = [g for g in self.groups[rule] if schema.get_field_index(GROUPS[g][0]) < 0]
         if missing:
             rows = np.flatnonzero(undecided)
             everyone = len(rows) == batch.num_rows
-            for group in sorted(missing):
+            for group in missing:
                 batch = self._measure(batch, group, rows=None if everyone else rows)
         return batch
 
     def finish(self, batch: pa.Table) -> pa.Table:
         """One column order whatever was measured: the input's columns, then the signals;
         private columns dropped, groups no rule read (`signals.all: false`) null."""
-        names = batch.schema.names
+        names = set(batch.schema.names)
         signals = set(SIGNAL_SCHEMA.names)
-        kept = [n for n in names if n not in signals and n not in (LANG_KEY, EXTENSION_KEY)]
+        private = (LANG_KEY, EXTENSION_KEY)
+        kept = [n for n in batch.schema.names if n not in signals and n not in private]
         columns = [batch.column(n) for n in kept] + [
             batch.column(f.name) if f.name in names else pa.nulls(batch.num_rows, f.type)
             for f in SIGNAL_SCHEMA

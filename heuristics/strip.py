@@ -47,6 +47,6 @@ class HtmlCssStripper:
     def _long_lines(self, text: str) -> str:
         limit = self.config.max_line_chars
         lines = text.split("\n")
-        if all(len(line) <= limit for line in lines):
+        if max(map(len, lines)) <= limit:
             return text
         return "\n".join(line for line in lines if len(line) <= limit)
