@@ -27,6 +27,9 @@ ConfigOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", help="Parallel Ray actors; default: all CPUs.")
 ]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="tasks (default, lowest overhead) | data (Ray Data).")
+]
 RayAddressOpt = Annotated[
     str | None,
     typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Running Ray cluster to use."),
@@ -39,10 +42,10 @@ def _config(path: Path | None):
     return CurationConfig.from_file(path) if path else CurationConfig()
 
 
-def _runner(workers: int | None, ray_address: str | None):
+def _runner(workers: int | None, ray_address: str | None, engine: str = "tasks"):
     from corpus.config import RunnerConfig
 
-    return RunnerConfig(workers=workers, ray_address=ray_address)
+    return RunnerConfig(workers=workers, ray_address=ray_address, engine=engine)
 
 
 def _columns(pairs: list[str]) -> dict[str, str]:
@@ -68,6 +71,7 @@ def ingest(
     config: ConfigOpt = None,
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
+    engine: EngineOpt = "tasks",
 ) -> None:
     """Read sources into DATASET's raw table (one snapshot per ingest that adds files)."""
     from corpus.catalog import Catalog
@@ -77,7 +81,7 @@ def ingest(
 
     with unit_progress("ingest") as progress:
         report = run_ingest(
-            sources, dataset, Catalog(), _config(config), _runner(workers, ray_address),
+            sources, dataset, Catalog(), _config(config), _runner(workers, ray_address, engine),
             Layout(layout), _columns(column), on_progress=progress,
         )  # fmt: skip
     console.print(tally_table(f"ingest {report.ingest_id} into {dataset}", report.summary.tally))
@@ -95,6 +99,7 @@ def curate(
     config: ConfigOpt = None,
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
+    engine: EngineOpt = "tasks",
 ) -> None:
     """Apply the curation stages to the latest raw snapshot and publish a version."""
     from corpus.catalog import Catalog
@@ -103,7 +108,7 @@ def curate(
 
     with unit_progress("curate") as progress:
         report = run_curate(
-            dataset, version, Catalog(), _config(config), _runner(workers, ray_address),
+            dataset, version, Catalog(), _config(config), _runner(workers, ray_address, engine),
             on_progress=progress,
         )  # fmt: skip
     console.print(tally_table(f"{dataset} version {version}", report.summary.tally))

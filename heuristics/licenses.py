@@ -52,7 +52,9 @@ class _LicenseVerdictRule(Rule):
 
     def keep(self, batch: pa.Table) -> pa.Array:
         expressions = batch.column("license").to_pylist()
-        return pa.array([self.allow_list.verdict(e) != self.wanted for e in expressions], pa.bool_())
+        return pa.array(
+            [self.allow_list.verdict(e) != self.wanted for e in expressions], pa.bool_()
+        )
 
 
 class NoLicenseRule(_LicenseVerdictRule):

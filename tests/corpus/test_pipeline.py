@@ -87,9 +87,12 @@ def _hashes(catalog: Catalog, version) -> dict[str, str]:
     return dict(zip(rows["path"].to_pylist(), rows["content_sha256"].to_pylist(), strict=True))
 
 
-def _publish(home: Path, root: Path, workers: int) -> tuple[pa.Table, pa.Table, dict]:
+def _publish(
+    home: Path, root: Path, workers: int, engine: str = "tasks"
+) -> tuple[pa.Table, pa.Table, dict]:
     catalog = Catalog(Settings(home=home))
-    runner = RunnerConfig(workers=workers, batch_rows=7 * workers)  # batch size must not matter
+    # batch size and engine must not matter either
+    runner = RunnerConfig(workers=workers, batch_rows=7 * workers, engine=engine)
     ingest([str(root)], "ds", catalog, runner=runner, layout=Layout.REPOS, ingest_id="fixed")
     version = curate("ds", "v1", catalog, runner=runner).version
     decisions = scan_version(catalog, "ds", version).to_arrow().sort_by("file_id")
@@ -97,10 +100,12 @@ def _publish(home: Path, root: Path, workers: int) -> tuple[pa.Table, pa.Table, 
     return decisions, files, version.stats
 
 
-def test_one_and_two_workers_give_identical_versions(sample_corpus, tmp_path: Path) -> None:
+def test_one_and_two_workers_and_both_engines_give_identical_versions(
+    sample_corpus, tmp_path: Path
+) -> None:
     root, _ = sample_corpus
     one = _publish(tmp_path / "one", root, workers=1)
-    two = _publish(tmp_path / "two", root, workers=2)
+    two = _publish(tmp_path / "two", root, workers=2, engine="data")
     assert one[0].equals(two[0])
     assert one[1].equals(two[1])
     assert one[2] == two[2]
