@@ -102,7 +102,7 @@ def curate(
         config_fingerprint=config.fingerprint(),
         code_version=code_version(),
         config=config.to_dict(),
-        stats=version_stats(summary.tally),
+        stats=version_stats(summary.tally, summary.stripped_bytes),
         lineage={
             "raw_snapshot_id": snapshot.snapshot_id,
             "config_fingerprint": config.fingerprint(),
@@ -132,9 +132,10 @@ def _license_evidence(raw, snapshot_id: int, superseded: pa.Table) -> pa.Table:
     return evidence_rows(rows)
 
 
-def version_stats(tally: Tally) -> dict:
+def version_stats(tally: Tally, stripped_bytes: int = 0) -> dict:
     kept = tally.by_language(kept_only=True)
     return {
+        "stripped_bytes": stripped_bytes,
         "files": tally.total_files,
         "bytes": tally.total_bytes,
         "kept_files": sum(v["files"] for v in kept.values()),

@@ -69,6 +69,10 @@ class CurateWorker:
                 )
                 summary.tally.add_table(batch)
                 summary.bytes_seen += int(pc.sum(batch.column("size")).as_py() or 0)
+                if "stripped_bytes" in batch.column_names:
+                    summary.stripped_bytes += int(
+                        pc.sum(batch.column("stripped_bytes")).as_py() or 0
+                    )
                 decisions.write(conform(batch, self.schemas[0]))
                 kept = batch.filter(pc.is_null(batch.column("drop_reason")))
                 files.write(conform(kept, self.schemas[1]))

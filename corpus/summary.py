@@ -13,6 +13,7 @@ SUMMARY_SCHEMA = pa.schema(
         ("seen", pa.int64()),
         ("skipped", pa.int64()),
         ("bytes_seen", pa.int64()),
+        ("stripped_bytes", pa.int64()),
         ("data_files", pa.list_(pa.string())),
         ("extra_files", pa.list_(pa.string())),
         ("tally", TALLY_TYPE),
@@ -26,6 +27,8 @@ class CallSummary:
     seen: int = 0
     skipped: int = 0
     bytes_seen: int = 0
+    stripped_bytes: int = 0
+    """Bytes formatters removed from kept files (e.g. long inline content in HTML/CSS)."""
     data_files: list[str] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
@@ -36,6 +39,7 @@ class CallSummary:
             "seen": self.seen,
             "skipped": self.skipped,
             "bytes_seen": self.bytes_seen,
+            "stripped_bytes": self.stripped_bytes,
             "data_files": self.data_files,
             "extra_files": self.extra_files,
             "tally": self.tally.to_rows(),
@@ -48,6 +52,7 @@ class CallSummary:
             self.seen += row["seen"]
             self.skipped += row["skipped"]
             self.bytes_seen += row["bytes_seen"]
+            self.stripped_bytes += row["stripped_bytes"]
             self.data_files.extend(row["data_files"])
             self.extra_files.extend(row["extra_files"])
             self.tally.merge(Tally.from_rows(row["tally"]))

@@ -63,6 +63,7 @@ def test_curate_applies_heuristics_and_reports(tmp_path: Path, catalog, monkeypa
     assert "<script></script>" in content["help.html"] and 'base64,"' in content["help.html"]
     stripped = pc.sum(decisions["stripped_bytes"]).as_py()
     assert stripped > len(page.encode()) - len(content["help.html"].encode())
+    assert version.stats["stripped_bytes"] == stripped  # recorded with the version
 
     assert version.config["heuristics"]["preset"] == "replit"
     assert list(version.config["heuristics"]["resolved"]["formatters"]) == ["notebook", "html_css"]
