@@ -19,7 +19,7 @@ from corpus.licenses.reference import spdx_list_version
 from corpus.licenses.scope import evidence_rows
 from corpus.licenses.stage import EVIDENCE
 from corpus.optout import OptOutRegistry
-from corpus.rowkeys import ROW_KEY, key_set, latest_rows, row_keys
+from corpus.rowkeys import ROW_KEY, drop_superseded, key_set, latest_rows, row_keys
 from corpus.runner import map_units, ray_session, share
 from corpus.schema import decisions_schema, files_schema
 from corpus.summary import CallSummary
@@ -126,10 +126,7 @@ def _license_evidence(raw, snapshot_id: int, superseded: pa.Table) -> pa.Table:
     rows = raw.scan(
         row_filter=NotNull("license_evidence"), selected_fields=columns, snapshot_id=snapshot_id
     ).to_arrow()
-    if superseded.num_rows:
-        key_schema = rows.select(list(ROW_KEY)).schema  # pyiceberg may read large_string
-        rows = rows.join(superseded.cast(key_schema), keys=list(ROW_KEY), join_type="left anti")
-    return evidence_rows(rows)
+    return evidence_rows(drop_superseded(rows, superseded))
 
 
 def version_stats(tally: Tally, stripped_bytes: int = 0) -> dict:

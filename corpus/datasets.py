@@ -3,7 +3,7 @@
 from rich.table import Table
 
 from corpus.catalog import RAW, Catalog
-from corpus.rowkeys import ROW_KEY, latest_rows
+from corpus.rowkeys import ROW_KEY, drop_superseded, latest_rows
 from corpus.tally import Tally
 from corpus.versions import Registry
 
@@ -16,8 +16,7 @@ def current_raw_tally(catalog: Catalog, dataset: str) -> tuple[Tally, int]:
         return tally, 0
     columns = table.scan(selected_fields=(*ROW_KEY, "lang", "drop_reason")).to_arrow()
     _, superseded = latest_rows(columns)
-    current = columns.join(superseded, keys=list(ROW_KEY), join_type="left anti")
-    tally.add_table(current)
+    tally.add_table(drop_superseded(columns, superseded))
     return tally, len(table.snapshots())
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from corpus.reasons import DropReason
 from corpus.schema import file_id
-from corpus.stage import Stage, set_column
+from corpus.stage import Stage, set_columns
 
 #: Byte-order marks that make NUL bytes legitimate (UTF-16/32 text).
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -84,8 +84,4 @@ class IntakeStage(Stage):
             encodings.append(encoding)
             reasons.append(str(reason) if reason is not None else None)
         batch = batch.drop_columns(["data", "pre_reason"])
-        batch = set_column(batch, "file_id", pa.array(ids, pa.string()))
-        batch = set_column(batch, "content", pa.array(contents, pa.string()))
-        batch = set_column(batch, "content_sha256", pa.array(hashes, pa.string()))
-        batch = set_column(batch, "encoding", pa.array(encodings, pa.string()))
-        return set_column(batch, "drop_reason", pa.array(reasons, pa.string()))
+        return set_columns(batch, self.adds, (ids, contents, hashes, encodings, reasons))

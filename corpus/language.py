@@ -12,7 +12,7 @@ import posixpath
 import enry
 import pyarrow as pa
 
-from corpus.stage import Stage, set_column
+from corpus.stage import Stage, set_columns
 
 #: The top-20 languages of replit-code-v1-3b's training mix, by the recipe's names.
 REFERENCE_LANGUAGES: tuple[str, ...] = (
@@ -79,6 +79,4 @@ class LanguageStage(Stage):
             langs.append(identify(path, data))
             generated.append(bool(enry.is_generated(path, _generated_view(data or b""))))
             vendor.append(bool(enry.is_vendor(path)))
-        batch = set_column(batch, "lang", pa.array(langs, pa.string()))
-        batch = set_column(batch, "is_generated", pa.array(generated, pa.bool_()))
-        return set_column(batch, "is_vendor", pa.array(vendor, pa.bool_()))
+        return set_columns(batch, self.adds, (langs, generated, vendor))

@@ -58,3 +58,11 @@ def contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     positions = np.searchsorted(sorted_keys, keys)
     positions[positions == sorted_keys.size] = 0
     return sorted_keys[positions] == keys
+
+
+def drop_superseded(rows: pa.Table, superseded: pa.Table) -> pa.Table:
+    """`rows` without the rows `latest_rows` found superseded (matched on ROW_KEY)."""
+    if superseded.num_rows == 0:
+        return rows
+    key_schema = rows.select(list(ROW_KEY)).schema  # scans may read string or large_string
+    return rows.join(superseded.cast(key_schema), keys=list(ROW_KEY), join_type="left anti")

@@ -51,3 +51,10 @@ def set_column(table: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -
     if name in table.column_names:
         return table.set_column(table.column_names.index(name), name, values)
     return table.append_column(name, values)
+
+
+def set_columns(batch: pa.Table, schema: pa.Schema, values: Sequence[list]) -> pa.Table:
+    """Set each field of `schema` (a stage's `adds`) from the Python list at the same position."""
+    for field, column in zip(schema, values, strict=True):
+        batch = set_column(batch, field.name, pa.array(column, field.type))
+    return batch

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from corpus.licenses.classify import license_class
 from corpus.licenses.evidence import analyse, evidence_kind, scope_of, spdx_header
-from corpus.licenses.scope import ScopeIndex
+from corpus.licenses.scope import ScopeIndex, empty_evidence
 
 MAX_BYTES = 1 << 20
 
@@ -24,13 +24,14 @@ def explain_folder(root: Path) -> FolderReport:
     files = _files(root)
     rows = []
     for rel in files:
-        if evidence_kind(rel) is None:
+        kind = evidence_kind(rel)
+        if kind is None:
             continue
         found = analyse(rel, _text(root / rel))
         report.evidence.append(
             {
                 "path": rel,
-                "kind": evidence_kind(rel).value,
+                "kind": kind.value,
                 "expression": found.expression if found else None,
                 "score": found.score if found else 0.0,
                 "note": found.note if found else "says nothing",
@@ -40,7 +41,7 @@ def explain_folder(root: Path) -> FolderReport:
             rows.append({"repo": "", "scope": scope_of(rel), "path": rel,
                          "kind": found.kind.value, "expression": found.expression,
                          "score": found.score})  # fmt: skip
-    index = ScopeIndex(pa.Table.from_pylist(rows) if rows else _empty())
+    index = ScopeIndex(pa.Table.from_pylist(rows) if rows else empty_evidence())
     folders: dict[tuple, int] = {}
     for rel in files:
         header = spdx_header(_text(root / rel)) if evidence_kind(rel) is None else None
@@ -79,9 +80,3 @@ def _text(path: Path) -> str | None:
     except OSError:
         return None
     return None if b"\0" in data[:8000] else data.decode("utf-8", errors="replace")
-
-
-def _empty() -> pa.Table:
-    from corpus.licenses.scope import empty_evidence
-
-    return empty_evidence()

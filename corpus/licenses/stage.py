@@ -3,9 +3,9 @@
 import pyarrow as pa
 
 from corpus.licenses.classify import license_class
-from corpus.licenses.evidence import analyse, evidence_kind, spdx_header
+from corpus.licenses.evidence import analyse, spdx_header
 from corpus.licenses.scope import ScopeIndex, empty_evidence, source_expression
-from corpus.stage import Stage, set_column
+from corpus.stage import Stage, set_columns
 
 #: Context key under which curation hands the evidence table to LicenseStage.
 EVIDENCE = "license_evidence"
@@ -29,14 +29,12 @@ class LicenseFactsStage(Stage):
         paths = batch.column("path").to_pylist()
         contents = batch.column("content").to_pylist()
         for path, content in zip(paths, contents, strict=True):
-            found = analyse(path, content) if evidence_kind(path) else None
+            found = analyse(path, content)
             kinds.append(found.kind.value if found else None)
             expressions.append(found.expression if found else None)
             scores.append(found.score if found else None)
             headers.append(spdx_header(content))
-        for field, values in zip(self.adds, (kinds, expressions, scores, headers), strict=True):
-            batch = set_column(batch, field.name, pa.array(values, field.type))
-        return batch
+        return set_columns(batch, self.adds, (kinds, expressions, scores, headers))
 
 
 class LicenseStage(Stage):
@@ -77,6 +75,4 @@ class LicenseStage(Stage):
             classes.append(license_class(expression).value)
             sources.append(source)
             scores.append(score if expression else None)
-        for field, values in zip(self.adds, (licenses, classes, sources, scores), strict=True):
-            batch = set_column(batch, field.name, pa.array(values, field.type))
-        return batch
+        return set_columns(batch, self.adds, (licenses, classes, sources, scores))

@@ -15,7 +15,7 @@ import pyarrow.fs as pafs
 
 from corpus.config import IntakeConfig
 from corpus.errors import SourceError
-from corpus.sources.archive import is_archive, read_archive_repo
+from corpus.sources.archive import ARCHIVE_SUFFIXES, is_archive, read_archive_repo
 from corpus.sources.directory import SKIPPED_DIRS, read_directory_repo
 from corpus.sources.filesystem import Location, location_of
 from corpus.sources.records import READ_SCHEMA
@@ -99,16 +99,10 @@ def _file_unit(location: Location, columns: Mapping[str, str] | None, strict: bo
         return Unit(UnitKind.TABLE, location.uri, columns=dict(columns or {}))
     if strict:
         raise SourceError(
-            f"{location.uri}: a source file must be an archive ({', '.join(_suffixes())}) "
+            f"{location.uri}: a source file must be an archive ({', '.join(ARCHIVE_SUFFIXES)}) "
             f"or a table (.parquet, .jsonl); for a folder of files pass the folder"
         )
     return None
-
-
-def _suffixes() -> list[str]:
-    from corpus.sources.archive import ARCHIVE_SUFFIXES
-
-    return list(ARCHIVE_SUFFIXES)
 
 
 def read_unit(unit: Unit, intake: IntakeConfig, batch_rows: int) -> Iterator[pa.Table]:
