@@ -14,6 +14,7 @@ from typing import Any, Self
 import yaml
 
 from corpus.errors import ConfigError
+from dedup.config import DedupConfig
 from heuristics.config import HeuristicsConfig
 from heuristics.license_config import LicenseConfig
 
@@ -47,6 +48,8 @@ class CurationConfig:
     """License allow-list and opt-out governance."""
     heuristics: HeuristicsConfig = field(default_factory=HeuristicsConfig)
     """Quality heuristics: preset, language selection, rules, thresholds, formatters."""
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    """Exact and MinHash near-deduplication of the files the other stages kept."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -118,7 +121,13 @@ class RunnerConfig:
     """How calls are scheduled: `tasks` (plain Ray tasks, lowest overhead) or `data`
     (Ray Data map_batches: backpressure and operator metrics, ~1.5 s more per run)."""
 
+    partitions: int = 8
+    """Partitions of the global (dedup) steps; raise it for large corpora so each
+    partition's share fits a worker's memory. Results do not depend on it."""
+
     def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ConfigError(f"--partitions must be >= 1, got {self.partitions}")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
         if self.batch_rows < 1:

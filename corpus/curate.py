@@ -1,20 +1,34 @@
 """Curate: the latest raw snapshot -> stages -> an immutable, named version.
 
-Each later issue registers its stage in `CURATE_STAGES`. Workers read raw data
-files, skip rows superseded by a newer ingest, apply the stages and write the
-version's decisions (every file, no content) and files (kept, with content).
+Three phases, each resumable from the run folder (a rerun after a crash skips
+what finished):
+
+1. Row-local stages (`CURATE_STAGES`) on Ray: every row staged by file
+   partition, plus dedup candidates with their MinHash signatures.
+2. The dedup stage (`dedup.stage.run_dedup`): exact, then near duplicates.
+3. Finish: staged rows + drops -> the version's decisions (every file, no
+   content) and files (kept, with content); then commit, register, clean up.
 """
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
-from corpus.catalog import DECISIONS, FILES, RAW, Catalog, data_file_uris
+from corpus.catalog import DECISIONS, FILES, MINHASH, RAW, Catalog, data_file_uris
 from corpus.config import CurationConfig, RunnerConfig
-from corpus.curate_worker import CURATE_STAGES, CurateWorker, stage_columns
-from corpus.errors import CodecorpusError, VersionExists
+from corpus.curate_worker import (
+    CURATE_STAGES,
+    CurateWorker,
+    finish_step,
+    sha_key_set,
+    stage_columns,
+)
+from corpus.errors import CodecorpusError, ConfigError, VersionExists
 from corpus.licenses.reference import spdx_list_version
 from corpus.licenses.scope import evidence_rows
 from corpus.licenses.stage import EVIDENCE
@@ -31,13 +45,20 @@ from corpus.versions import (
     commit_version_files,
     validate_version_name,
 )
+from dedup.exchange import delete_folder, join, read_marker, run_step, write_marker
+from dedup.records import MINHASH_SCHEMA
+from dedup.stage import run_dedup
 from heuristics.licenses import OPT_OUT
+
+#: Called with the phase name and its counters while a run progresses.
+StepProgress = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
 class CurateReport:
     version: Version
     summary: CallSummary = field(default_factory=CallSummary)
+    dedup: dict[str, Any] = field(default_factory=dict)
 
 
 def curate(
@@ -47,8 +68,14 @@ def curate(
     config: CurationConfig | None = None,
     runner: RunnerConfig | None = None,
     on_progress: Callable[[CallSummary, int], None] | None = None,
+    dedup_against: str | None = None,
+    on_step: StepProgress | None = None,
 ) -> CurateReport:
-    """Apply the curate stages to the latest raw snapshot and publish `version_name`."""
+    """Apply the curate stages to the latest raw snapshot and publish `version_name`.
+
+    `dedup_against` names a previous version whose persisted MinHash signatures
+    are reused for unchanged content instead of being recomputed.
+    """
     config = config or CurationConfig()
     runner = runner or RunnerConfig()
     validate_version_name(version_name)
@@ -70,22 +97,42 @@ def curate(
     extra = stage_columns()
     decisions_table = catalog.ensure_table(dataset, DECISIONS, decisions_schema(extra), "version")
     files_table = catalog.ensure_table(dataset, FILES, files_schema(extra), "version")
-    folders = [
+    minhash_table = catalog.ensure_table(dataset, MINHASH, MINHASH_SCHEMA, "version")
+    decisions_folder, files_folder, minhash_folder = (
         f"{t.location().rstrip('/')}/data/version={version_name}"
-        for t in (decisions_table, files_table)
-    ]
+        for t in (decisions_table, files_table, minhash_table)
+    )
+    reuse_files, reusable = _reusable_signatures(catalog, dataset, registry, dedup_against, config)
+    run = run_folder(catalog, dataset, version_name, snapshot.snapshot_id, config, runner,
+                     dedup_against)  # fmt: skip
     units = [{"uri": uri} for uri in data_file_uris(raw, snapshot.snapshot_id)]
-    summary = CallSummary()
     with ray_session(runner):
-        superseded_keys = share(key_set(row_keys(superseded, ROW_KEY)))
-        context = {EVIDENCE: share(evidence), OPT_OUT: opt_out.entries}
-        args = (
-            config.to_dict(), version_name, *folders, superseded_keys, runner.batch_rows, context,
+        first = read_marker(join(run, "steps", "stages"))
+        if first is None:
+            context = {EVIDENCE: share(evidence), OPT_OUT: opt_out.entries}
+            superseded_keys = share(key_set(row_keys(superseded, ROW_KEY)))
+            args = (config.to_dict(), version_name, run, runner.partitions, superseded_keys,
+                    share(reusable), runner.batch_rows, context)  # fmt: skip
+            staged = CallSummary()
+            for result in map_units(units, CurateWorker, args, runner, units_per_call=1):
+                staged.merge_table(result)
+                if on_progress is not None:
+                    on_progress(staged, len(units))
+            first = staged.to_table().to_pylist()[0]
+            write_marker(join(run, "steps", "stages"), first)
+        elif on_step is not None:
+            on_step("stages", {"resumed": True})
+        dedup_stats: dict[str, Any] = {}
+        if config.dedup.exact or config.dedup.near:
+            dedup_stats = run_dedup(join(run, "dedup"), config.dedup, runner.partitions,
+                                    version_name, minhash_folder, reuse_files, on_step)  # fmt: skip
+        finished = run_step(
+            join(run, "steps", "finish"), finish_step,
+            [(run, p, version_name, decisions_folder, files_folder)
+             for p in range(runner.partitions)],
+            combine=lambda results: {"calls": results},
         )  # fmt: skip
-        for result in map_units(units, CurateWorker, args, runner, units_per_call=1):
-            summary.merge_table(result)
-            if on_progress is not None:
-                on_progress(summary, len(units))
+    summary = _final_summary(first, finished["calls"])
     properties = {"codecorpus.version": version_name}
     decisions_snapshot = commit_version_files(
         catalog, dataset, DECISIONS, version_name, summary.data_files, properties
@@ -93,6 +140,12 @@ def curate(
     files_snapshot = commit_version_files(
         catalog, dataset, FILES, version_name, summary.extra_files, properties
     )
+    minhash_files = dedup_stats.pop("minhash_files", [])
+    minhash_snapshot = commit_version_files(
+        catalog, dataset, MINHASH, version_name, minhash_files, properties
+    )
+    stats = version_stats(summary.tally, summary.stripped_bytes)
+    stats["dedup"] = _dedup_stats(dedup_stats, summary.tally, config, reusable.size)
     version = Version(
         name=version_name,
         created_at=datetime.now(UTC),
@@ -102,19 +155,96 @@ def curate(
         config_fingerprint=config.fingerprint(),
         code_version=code_version(),
         config=config.to_dict(),
-        stats=version_stats(summary.tally, summary.stripped_bytes),
+        stats=stats,
         lineage={
             "raw_snapshot_id": snapshot.snapshot_id,
             "config_fingerprint": config.fingerprint(),
             "code_version": code_version(),
-            "stages": ["intake", "language", "license_facts", *(s.name for s in CURATE_STAGES)],
+            "stages": ["intake", "language", "license_facts",
+                       *(s.name for s in CURATE_STAGES), "dedup"],  # fmt: skip
             "opt_out_revision": opt_out.revision,
             "opt_out_entries": len(opt_out.entries),
             "spdx_license_list": spdx_list_version(),
+            "minhash_snapshot_id": minhash_snapshot,
+            "dedup_against": dedup_against,
         },
     )
     registry.register(version)
-    return CurateReport(version, summary)
+    delete_folder(run)  # stage checkpoints are only needed until the version is published
+    return CurateReport(version, summary, stats["dedup"])
+
+
+def run_folder(
+    catalog: Catalog, dataset: str, version: str, snapshot_id: int, config: CurationConfig,
+    runner: RunnerConfig, dedup_against: str | None,
+) -> str:  # fmt: skip
+    """Where a run keeps its checkpoints: the same inputs find the same folder on a rerun."""
+    key = json.dumps([snapshot_id, config.fingerprint(), runner.partitions, dedup_against])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return join(catalog.settings.resolved_warehouse(), "_runs", dataset, f"{version}-{digest}")
+
+
+def _reusable_signatures(
+    catalog: Catalog, dataset: str, registry: Registry, previous: str | None,
+    config: CurationConfig,
+) -> tuple[list[str], Any]:  # fmt: skip
+    """Data files and content-hash keys of a previous version's persisted signatures."""
+    import numpy as np
+    from pyiceberg.expressions import EqualTo
+
+    if previous is None or not config.dedup.near:
+        return [], np.empty(0, dtype="S16")
+    old = registry.get(previous)
+    signature_settings = ("num_perm", "ngram", "seed")
+    old_dedup = old.config.get("dedup", {})
+    differs = [k for k in signature_settings if old_dedup.get(k) != getattr(config.dedup, k)]
+    if differs:
+        raise ConfigError(
+            f"cannot reuse the signatures of {previous!r}: its dedup {', '.join(differs)} "
+            f"differ from this run's; curate without --dedup-against to recompute them"
+        )
+    table = catalog.table(dataset, MINHASH)
+    snapshot_id = old.lineage.get("minhash_snapshot_id")
+    if snapshot_id is None:
+        raise CodecorpusError(f"version {previous!r} has no persisted MinHash signatures")
+    files = data_file_uris(table, snapshot_id, EqualTo("version", previous))
+    hashes = table.scan(
+        row_filter=EqualTo("version", previous), selected_fields=("content_sha256",),
+        snapshot_id=snapshot_id,
+    ).to_arrow()  # fmt: skip
+    return files, sha_key_set(hashes.column("content_sha256"))
+
+
+def _final_summary(first: dict[str, Any], calls: list[dict[str, Any]]) -> CallSummary:
+    summary = CallSummary(stripped_bytes=first["stripped_bytes"], bytes_seen=first["bytes_seen"],
+                          units=first["units"], seen=first["seen"])  # fmt: skip
+    table = pa.Table.from_pylist(calls, schema=summary.to_table().schema)
+    merged = CallSummary()
+    merged.merge_table(table)
+    summary.data_files, summary.extra_files, summary.tally = (
+        merged.data_files, merged.extra_files, merged.tally,
+    )  # fmt: skip
+    return summary
+
+
+def _dedup_stats(
+    stats: dict[str, Any], tally: Tally, config: CurationConfig, reused: int
+) -> dict[str, Any]:
+    """The stage's counters plus its settings and removals per language from the tally."""
+    removed: dict[str, dict[str, int]] = {}
+    for row in tally.to_rows():
+        reason = row["drop_reason"]
+        if reason and reason.startswith("dedup:"):
+            entry = removed.setdefault(reason, {})
+            entry[row["lang"] or "unknown"] = entry.get(row["lang"] or "unknown", 0) + row["files"]
+    dedup = config.dedup
+    return {
+        **stats,
+        "settings": {"bands": dedup.bands, "rows": dedup.rows, "num_perm": dedup.num_perm,
+                     "ngram": dedup.ngram, "threshold": dedup.threshold},  # fmt: skip
+        "removed_by_language": removed,
+        "reused_signatures": reused,
+    }
 
 
 def _license_evidence(raw, snapshot_id: int, superseded: pa.Table) -> pa.Table:

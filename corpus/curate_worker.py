@@ -1,5 +1,13 @@
-"""The curate worker: runs in Ray worker processes, so it imports nothing catalog-related."""
+"""Curate workers: they run in Ray worker processes, so they import nothing catalog-related.
 
+Pass 1 (`CurateWorker`) applies the row-local stages to raw data files and
+stages every row in the run folder, partitioned by file id, plus one
+candidate row per kept file (content hash, keep-rule columns, MinHash
+signature) for the dedup stage. Pass 2 (`finish_step`) joins one partition's
+staged rows with the dedup drops and writes the version's data files.
+"""
+
+import hashlib
 import json
 from typing import Any
 
@@ -17,6 +25,16 @@ from corpus.schema import conform, decisions_schema, files_schema
 from corpus.stage import Stage, StageChain
 from corpus.summary import CallSummary
 from corpus.writer import ParquetSink
+from dedup.exchange import join, read_partition, write_partitions
+from dedup.records import (
+    CANDIDATE_SCHEMA,
+    DEDUP_COLUMNS,
+    DROP_SCHEMA,
+    file_partition,
+    license_rank,
+    pack_signatures,
+    sha_partition,
+)
 from heuristics.licenses import LicenseRuleStage
 from heuristics.stage import HeuristicsStage
 
@@ -26,19 +44,28 @@ CURATE_STAGES: tuple[type[Stage], ...] = (LicenseStage, LicenseRuleStage, Heuris
 
 
 def stage_columns(stages: tuple[type[Stage], ...] = CURATE_STAGES) -> pa.Schema:
-    return pa.schema([f for stage in stages for f in stage.adds])
+    return pa.schema([*(f for stage in stages for f in stage.adds), *DEDUP_COLUMNS])
+
+
+def staged_schema() -> pa.Schema:
+    return files_schema(stage_columns())
+
+
+def unit_name(uri: str) -> str:
+    return hashlib.blake2b(uri.encode(), digest_size=8).hexdigest()
 
 
 class CurateWorker:
-    """Ray actor: raw data files -> stage chain -> the version's two sets of data files."""
+    """Pass 1: raw data files -> stage chain -> staged rows and dedup candidates."""
 
     def __init__(
         self,
         config: dict,
         version: str,
-        decisions_folder: str,
-        files_folder: str,
+        run: str,
+        partitions: int,
         superseded: np.ndarray,
+        reusable: np.ndarray,
         batch_rows: int,
         context: dict[str, Any],
     ) -> None:
@@ -46,19 +73,31 @@ class CurateWorker:
         resolved = {key: resolve(value) for key, value in context.items()}
         self.chain = StageChain(CURATE_STAGES, self.config, resolved)
         self.version = version
-        self.folders = (decisions_folder, files_folder)
+        self.run = run
+        self.partitions = partitions
         self.superseded = resolve(superseded)
+        self.reusable = resolve(reusable)  # sha256 digests whose signatures are stored
         self.batch_rows = batch_rows
-        extra = stage_columns()
-        self.schemas = (decisions_schema(extra), files_schema(extra))
+        self.schema = staged_schema()
+        dedup = self.config.dedup
+        self.hasher = None
+        if dedup.near:
+            from dedup.minhash import MinHasher
+
+            self.hasher = MinHasher(num_perm=dedup.num_perm, ngram=dedup.ngram, seed=dedup.seed)
 
     def __call__(self, units: pa.Table) -> pa.Table:
-        decisions = ParquetSink(self.folders[0], self.schemas[0], prefix=f"{self.version}-")
-        files = ParquetSink(self.folders[1], self.schemas[1], prefix=f"{self.version}-")
         summary = CallSummary()
         for payload in units.column("unit").to_pylist():
             summary.units += 1
-            for batch in self._read(json.loads(payload)["uri"]):
+            uri = json.loads(payload)["uri"]
+            name = unit_name(uri)
+            sinks = [
+                ParquetSink(join(self.run, "staged", f"part-{p:05d}"), self.schema, name=name)
+                for p in range(self.partitions)
+            ]
+            candidates = []
+            for batch in self._read(uri):
                 stale = contains(self.superseded, row_keys(batch, ROW_KEY))
                 if stale.any():
                     batch = batch.filter(pa.array(~stale))
@@ -73,15 +112,114 @@ class CurateWorker:
                     summary.stripped_bytes += int(
                         pc.sum(batch.column("stripped_bytes")).as_py() or 0
                     )
-                decisions.write(conform(batch, self.schemas[0]))
-                kept = batch.filter(pc.is_null(batch.column("drop_reason")))
-                files.write(conform(kept, self.schemas[1]))
-        summary.data_files = decisions.close()
-        summary.extra_files = files.close()
+                staged = conform(batch, self.schema)
+                parts = file_partition(staged.column("file_id"), self.partitions)
+                for p in np.unique(parts).tolist():
+                    sinks[p].write(staged.filter(pa.array(parts == p)))
+                candidates.append(self._candidates(batch))
+            for sink in sinks:
+                summary.data_files.extend(sink.close())
+            self._write_candidates(name, candidates)
         return summary.to_table()
+
+    def _candidates(self, batch: pa.Table) -> pa.Table:
+        """One row per kept file with content: what exact and near dedup need, no content."""
+        dedup = self.config.dedup
+        if not (dedup.exact or dedup.near):
+            return CANDIDATE_SCHEMA.empty_table()
+        kept = batch.filter(
+            pc.and_(pc.is_null(batch.column("drop_reason")), pc.is_valid(batch.column("content")))
+        )
+        n = kept.num_rows
+        cached = contains(self.reusable, _sha_keys(kept.column("content_sha256")))
+        signatures = pa.nulls(n, pa.binary())
+        tokens = pa.nulls(n, pa.int32())
+        if self.hasher is not None and n:
+            todo = np.flatnonzero(~cached)
+            sig, counts = self.hasher.signatures(kept.column("content").take(todo))
+            full = np.zeros((n, dedup.num_perm), dtype=np.uint32)
+            full[todo] = sig
+            all_counts = np.zeros(n, dtype=np.int32)
+            all_counts[todo] = counts
+            valid = np.zeros(n, dtype=bool)
+            valid[todo] = counts >= dedup.ngram
+            signatures = pc.if_else(pa.array(valid), pack_signatures(full), None)
+            tokens = pa.array(all_counts, pa.int32(), mask=cached)
+        table = pa.table(
+            {
+                "file_id": kept.column("file_id"),
+                "content_sha256": kept.column("content_sha256"),
+                "lang": kept.column("lang"),
+                "size": kept.column("size"),
+                "license_rank": license_rank(kept.column("license_class")),
+                "stars": kept.column("stars"),
+                "forks": kept.column("forks"),
+                "revision_date": kept.column("revision_date"),
+                "tokens": tokens,
+                "signature": signatures,
+                "cached": pa.array(cached & (self.hasher is not None), pa.bool_()),
+            }
+        )
+        return table.cast(CANDIDATE_SCHEMA)
+
+    def _write_candidates(self, name: str, candidates: list[pa.Table]) -> None:
+        table = pa.concat_tables(candidates) if candidates else CANDIDATE_SCHEMA.empty_table()
+        parts = sha_partition(table.column("content_sha256"), self.partitions)
+        write_partitions(join(self.run, "dedup", "input"), name, table, parts, self.partitions)
 
     def _read(self, uri: str):
         fs, path = pafs.FileSystem.from_uri(uri)
         with fs.open_input_file(path) as handle:
             for batch in pq.ParquetFile(handle).iter_batches(batch_size=self.batch_rows):
                 yield pa.Table.from_batches([batch])
+
+
+def _sha_keys(content_sha256: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """16-byte keys of content hashes (the first half of the sha256), sortable for `contains`."""
+    values = content_sha256.to_pylist()
+    return np.array([bytes.fromhex(v[:32]) if v else b"" for v in values], dtype="S16")
+
+
+def sha_key_set(content_sha256: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.unique(_sha_keys(content_sha256))
+
+
+def finish_step(
+    run: str, part: int, version: str, decisions_folder: str, files_folder: str
+) -> dict[str, Any]:
+    """Pass 2: one partition's staged rows + dedup drops -> the version's data files."""
+    schema = staged_schema()
+    staged = read_partition(join(run, "staged"), part, schema)
+    drops = pa.concat_tables(
+        [read_partition(join(run, "dedup", kind, "drops"), part, DROP_SCHEMA)
+         for kind in ("exact", "near")]  # fmt: skip
+    )
+    if drops.num_rows:
+        staged = _apply_drops(staged, drops, schema)
+    staged = staged.sort_by("file_id")  # the same files whatever the workers and partitions
+    name = f"{version}-{part:05d}"
+    decisions_schema_ = decisions_schema(stage_columns())
+    decisions = ParquetSink(decisions_folder, decisions_schema_, name=name)
+    files = ParquetSink(files_folder, schema, name=name)
+    summary = CallSummary(units=1, seen=staged.num_rows)
+    summary.tally.add_table(staged)
+    decisions.write(conform(staged, decisions_schema_))
+    files.write(staged.filter(pc.is_null(staged.column("drop_reason"))))
+    summary.data_files = decisions.close()
+    summary.extra_files = files.close()
+    return summary.to_table().to_pylist()[0]
+
+
+def _apply_drops(staged: pa.Table, drops: pa.Table, schema: pa.Schema) -> pa.Table:
+    import polars as pl
+
+    # A file is dropped by one dedup rule at most: exact losers never reach near dedup.
+    frame = pl.from_arrow(staged).join(
+        pl.from_arrow(drops), on="file_id", how="left", suffix="_dedup"
+    )
+    frame = frame.with_columns(
+        pl.coalesce("drop_reason", "drop_reason_dedup").alias("drop_reason"),
+        pl.col("dup_of_dedup").alias("dup_of"),
+        pl.col("dup_cluster_dedup").alias("dup_cluster"),
+    ).drop("drop_reason_dedup", "dup_of_dedup", "dup_cluster_dedup")
+    return conform(frame.to_arrow(), schema)

@@ -42,6 +42,10 @@ class DropReason(StrEnum):
     QUALITY_MINIFIED = "quality:minified"
     QUALITY_COMMENTS = "quality:comments"
 
+    # dedup: a copy of another kept file (`dup_of` names it)
+    DEDUP_EXACT = "dedup:exact"
+    DEDUP_NEAR = "dedup:near"
+
     @property
     def stage(self) -> str:
         return self.value.split(":", 1)[0]

@@ -22,6 +22,8 @@ class ParquetSink:
     folder_uri: str
     schema: pa.Schema
     prefix: str = ""
+    name: str | None = None
+    """Deterministic file names `<prefix><name>-<n>`: a retried task overwrites its own files."""
     written: list[str] = field(default_factory=list)
     rows: int = 0
     _pending: list[pa.Table] = field(default_factory=list)
@@ -56,7 +58,8 @@ class ParquetSink:
             self._close_file()
 
     def _open_file(self) -> pq.ParquetWriter:
-        uri = f"{self.folder_uri.rstrip('/')}/{self.prefix}{uuid.uuid4().hex}.parquet"
+        stem = f"{self.name}-{len(self.written):04d}" if self.name else uuid.uuid4().hex
+        uri = f"{self.folder_uri.rstrip('/')}/{self.prefix}{stem}.parquet"
         fs, path = pafs.FileSystem.from_uri(uri)
         fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         self._stream = fs.open_output_stream(path)

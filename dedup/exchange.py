@@ -1,0 +1,117 @@
+"""File-based exchange between the steps of a global stage, with resumable steps.
+
+A step is a set of Ray tasks. Each task reads its partition of the previous
+step's output and writes one file per destination partition, named after
+itself: a retried task (its worker died) overwrites its own files, so retries
+never duplicate rows, and the files live in the run folder (local disk or
+object storage, through pyarrow's file systems), so a multi-node cluster sees
+them too. A step that finished leaves a marker with its small result; a rerun
+of the stage skips it (resume, not restart).
+"""
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+MARKER = "_SUCCESS.json"
+
+
+def join(*parts: str) -> str:
+    return "/".join([parts[0].rstrip("/"), *(p.strip("/") for p in parts[1:])])
+
+
+def write_table(uri: str, table: pa.Table) -> str:
+    """Write `table` to `uri` atomically enough for our readers: a temp name, then a move."""
+    fs, path = pafs.FileSystem.from_uri(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    temp = f"{path}.tmp"
+    with fs.open_output_stream(temp) as stream:
+        pq.write_table(table, stream, compression="zstd")
+    fs.move(temp, path)
+    return uri
+
+
+def write_partitions(folder: str, name: str, table: pa.Table, parts: np.ndarray, count: int) -> int:
+    """Split `table` by `parts` (partition per row) into `folder/part-<p>/<name>.parquet`."""
+    if table.num_rows == 0:
+        return 0
+    order = np.argsort(parts, kind="stable")
+    sorted_parts = parts[order]
+    bounds = np.searchsorted(sorted_parts, np.arange(count + 1))
+    written = 0
+    for p in range(count):
+        start, end = bounds[p], bounds[p + 1]
+        if end > start:
+            write_table(join(folder, f"part-{p:05d}", f"{name}.parquet"),
+                        table.take(order[start:end]))  # fmt: skip
+            written += 1
+    return written
+
+
+def read_partition(folder: str, part: int, schema: pa.Schema | None = None) -> pa.Table:
+    """Every file written to partition `part` of `folder`, in name order (deterministic)."""
+    return read_folder(join(folder, f"part-{part:05d}"), schema)
+
+
+def read_folder(folder: str, schema: pa.Schema | None = None) -> pa.Table:
+    fs, path = pafs.FileSystem.from_uri(folder)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    files = sorted(i.path for i in infos if i.is_file and i.path.endswith(".parquet"))
+    tables = [pq.read_table(f, filesystem=fs) for f in files]
+    if not tables:
+        if schema is None:
+            raise FileNotFoundError(f"no data in {folder} and no schema to make an empty table")
+        return schema.empty_table()
+    table = pa.concat_tables(tables)
+    return table.cast(schema) if schema is not None else table
+
+
+def read_marker(folder: str) -> dict[str, Any] | None:
+    fs, path = pafs.FileSystem.from_uri(join(folder, MARKER))
+    if fs.get_file_info(path).type != pafs.FileType.File:
+        return None
+    with fs.open_input_stream(path) as stream:
+        return json.loads(stream.read())
+
+
+def write_marker(folder: str, result: dict[str, Any]) -> None:
+    fs, path = pafs.FileSystem.from_uri(join(folder, MARKER))
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as stream:
+        stream.write(json.dumps(result, sort_keys=True).encode())
+
+
+def delete_folder(folder: str) -> None:
+    fs, path = pafs.FileSystem.from_uri(folder)
+    if fs.get_file_info(path).type == pafs.FileType.Directory:
+        fs.delete_dir(path)
+
+
+def run_step(
+    folder: str,
+    task: Callable[..., dict[str, Any]],
+    args: Sequence[tuple[Any, ...]],
+    combine: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
+    max_retries: int = 3,
+) -> dict[str, Any]:
+    """Run `task(*a)` for every `a` as Ray tasks unless `folder` already holds a finished result.
+
+    Each task returns a small dict; `combine` folds them into the step's result,
+    which is saved in the marker and returned.
+    """
+    done = read_marker(folder)
+    if done is not None:
+        return done
+    import ray
+
+    delete_folder(folder)  # leftovers of a crashed attempt
+    remote = ray.remote(task).options(num_cpus=1, max_retries=max_retries)
+    results = ray.get([remote.remote(*a) for a in args])
+    result = combine(results) if combine else {"tasks": results}
+    write_marker(folder, result)
+    return result
