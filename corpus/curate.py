@@ -25,7 +25,6 @@ from corpus.curate_worker import (
     CURATE_STAGES,
     CurateWorker,
     finish_step,
-    sha_key_set,
     stage_columns,
 )
 from corpus.errors import CodecorpusError, ConfigError, VersionExists
@@ -45,6 +44,7 @@ from corpus.versions import (
     commit_version_files,
     validate_version_name,
 )
+from dedup.candidates import sha_key_set
 from dedup.exchange import delete_folder, join, read_marker, run_step, write_marker
 from dedup.records import MINHASH_SCHEMA
 from dedup.stage import run_dedup
@@ -103,16 +103,25 @@ def curate(
         for t in (decisions_table, files_table, minhash_table)
     )
     reuse_files, reusable = _reusable_signatures(catalog, dataset, registry, dedup_against, config)
-    run = run_folder(catalog, dataset, version_name, snapshot.snapshot_id, config, runner,
-                     dedup_against)  # fmt: skip
+    run = run_folder(
+        catalog, dataset, version_name, snapshot.snapshot_id, config, runner, dedup_against
+    )
     units = [{"uri": uri} for uri in data_file_uris(raw, snapshot.snapshot_id)]
     with ray_session(runner):
         first = read_marker(join(run, "steps", "stages"))
         if first is None:
             context = {EVIDENCE: share(evidence), OPT_OUT: opt_out.entries}
             superseded_keys = share(key_set(row_keys(superseded, ROW_KEY)))
-            args = (config.to_dict(), version_name, run, runner.partitions, superseded_keys,
-                    share(reusable), runner.batch_rows, context)  # fmt: skip
+            args = (
+                config.to_dict(),
+                version_name,
+                run,
+                runner.partitions,
+                superseded_keys,
+                share(reusable),
+                runner.batch_rows,
+                context,
+            )
             staged = CallSummary()
             for result in map_units(units, CurateWorker, args, runner, units_per_call=1):
                 staged.merge_table(result)
@@ -124,14 +133,24 @@ def curate(
             on_step("stages", {"resumed": True})
         dedup_stats: dict[str, Any] = {}
         if config.dedup.exact or config.dedup.near:
-            dedup_stats = run_dedup(join(run, "dedup"), config.dedup, runner.partitions,
-                                    version_name, minhash_folder, reuse_files, on_step)  # fmt: skip
+            dedup_stats = run_dedup(
+                join(run, "dedup"),
+                config.dedup,
+                runner.partitions,
+                version_name,
+                minhash_folder,
+                reuse_files,
+                on_step,
+            )
         finished = run_step(
-            join(run, "steps", "finish"), finish_step,
-            [(run, p, version_name, decisions_folder, files_folder)
-             for p in range(runner.partitions)],
+            join(run, "steps", "finish"),
+            finish_step,
+            [
+                (run, p, version_name, decisions_folder, files_folder)
+                for p in range(runner.partitions)
+            ],
             combine=lambda results: {"calls": results},
-        )  # fmt: skip
+        )
     summary = _final_summary(first, finished["calls"])
     properties = {"codecorpus.version": version_name}
     decisions_snapshot = commit_version_files(
@@ -160,8 +179,13 @@ def curate(
             "raw_snapshot_id": snapshot.snapshot_id,
             "config_fingerprint": config.fingerprint(),
             "code_version": code_version(),
-            "stages": ["intake", "language", "license_facts",
-                       *(s.name for s in CURATE_STAGES), "dedup"],  # fmt: skip
+            "stages": [
+                "intake",
+                "language",
+                "license_facts",
+                *(s.name for s in CURATE_STAGES),
+                "dedup",
+            ],
             "opt_out_revision": opt_out.revision,
             "opt_out_entries": len(opt_out.entries),
             "spdx_license_list": spdx_list_version(),
@@ -175,9 +199,14 @@ def curate(
 
 
 def run_folder(
-    catalog: Catalog, dataset: str, version: str, snapshot_id: int, config: CurationConfig,
-    runner: RunnerConfig, dedup_against: str | None,
-) -> str:  # fmt: skip
+    catalog: Catalog,
+    dataset: str,
+    version: str,
+    snapshot_id: int,
+    config: CurationConfig,
+    runner: RunnerConfig,
+    dedup_against: str | None,
+) -> str:
     """Where a run keeps its checkpoints: the same inputs find the same folder on a rerun."""
     key = json.dumps([snapshot_id, config.fingerprint(), runner.partitions, dedup_against])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -185,9 +214,12 @@ def run_folder(
 
 
 def _reusable_signatures(
-    catalog: Catalog, dataset: str, registry: Registry, previous: str | None,
+    catalog: Catalog,
+    dataset: str,
+    registry: Registry,
+    previous: str | None,
     config: CurationConfig,
-) -> tuple[list[str], Any]:  # fmt: skip
+) -> tuple[list[str], Any]:
     """Data files and content-hash keys of a previous version's persisted signatures."""
     import numpy as np
     from pyiceberg.expressions import EqualTo
@@ -209,21 +241,28 @@ def _reusable_signatures(
         raise CodecorpusError(f"version {previous!r} has no persisted MinHash signatures")
     files = data_file_uris(table, snapshot_id, EqualTo("version", previous))
     hashes = table.scan(
-        row_filter=EqualTo("version", previous), selected_fields=("content_sha256",),
+        row_filter=EqualTo("version", previous),
+        selected_fields=("content_sha256",),
         snapshot_id=snapshot_id,
-    ).to_arrow()  # fmt: skip
+    ).to_arrow()
     return files, sha_key_set(hashes.column("content_sha256"))
 
 
 def _final_summary(first: dict[str, Any], calls: list[dict[str, Any]]) -> CallSummary:
-    summary = CallSummary(stripped_bytes=first["stripped_bytes"], bytes_seen=first["bytes_seen"],
-                          units=first["units"], seen=first["seen"])  # fmt: skip
+    summary = CallSummary(
+        stripped_bytes=first["stripped_bytes"],
+        bytes_seen=first["bytes_seen"],
+        units=first["units"],
+        seen=first["seen"],
+    )
     table = pa.Table.from_pylist(calls, schema=summary.to_table().schema)
     merged = CallSummary()
     merged.merge_table(table)
     summary.data_files, summary.extra_files, summary.tally = (
-        merged.data_files, merged.extra_files, merged.tally,
-    )  # fmt: skip
+        merged.data_files,
+        merged.extra_files,
+        merged.tally,
+    )
     return summary
 
 
@@ -240,8 +279,13 @@ def _dedup_stats(
     dedup = config.dedup
     return {
         **stats,
-        "settings": {"bands": dedup.bands, "rows": dedup.rows, "num_perm": dedup.num_perm,
-                     "ngram": dedup.ngram, "threshold": dedup.threshold},  # fmt: skip
+        "settings": {
+            "bands": dedup.bands,
+            "rows": dedup.rows,
+            "num_perm": dedup.num_perm,
+            "ngram": dedup.ngram,
+            "threshold": dedup.threshold,
+        },
         "removed_by_language": removed,
         "reused_signatures": reused,
     }
@@ -251,8 +295,14 @@ def _license_evidence(raw, snapshot_id: int, superseded: pa.Table) -> pa.Table:
     """Global step: every license evidence row of the snapshot (a few per repository)."""
     from pyiceberg.expressions import NotNull
 
-    columns = (*ROW_KEY, "repo", "path", "license_evidence_kind", "license_evidence",
-               "license_evidence_score")  # fmt: skip
+    columns = (
+        *ROW_KEY,
+        "repo",
+        "path",
+        "license_evidence_kind",
+        "license_evidence",
+        "license_evidence_score",
+    )
     rows = raw.scan(
         row_filter=NotNull("license_evidence"), selected_fields=columns, snapshot_id=snapshot_id
     ).to_arrow()

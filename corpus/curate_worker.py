@@ -25,14 +25,13 @@ from corpus.schema import conform, decisions_schema, files_schema
 from corpus.stage import Stage, StageChain
 from corpus.summary import CallSummary
 from corpus.writer import ParquetSink
+from dedup.candidates import CandidateBuilder
 from dedup.exchange import join, read_partition, write_partitions
 from dedup.records import (
     CANDIDATE_SCHEMA,
     DEDUP_COLUMNS,
     DROP_SCHEMA,
     file_partition,
-    license_rank,
-    pack_signatures,
     sha_partition,
 )
 from heuristics.licenses import LicenseRuleStage
@@ -76,15 +75,9 @@ class CurateWorker:
         self.run = run
         self.partitions = partitions
         self.superseded = resolve(superseded)
-        self.reusable = resolve(reusable)  # sha256 digests whose signatures are stored
         self.batch_rows = batch_rows
         self.schema = staged_schema()
-        dedup = self.config.dedup
-        self.hasher = None
-        if dedup.near:
-            from dedup.minhash import MinHasher
-
-            self.hasher = MinHasher(num_perm=dedup.num_perm, ngram=dedup.ngram, seed=dedup.seed)
+        self.candidates = CandidateBuilder(self.config.dedup, resolve(reusable))
 
     def __call__(self, units: pa.Table) -> pa.Table:
         summary = CallSummary()
@@ -124,43 +117,10 @@ class CurateWorker:
 
     def _candidates(self, batch: pa.Table) -> pa.Table:
         """One row per kept file with content: what exact and near dedup need, no content."""
-        dedup = self.config.dedup
-        if not (dedup.exact or dedup.near):
-            return CANDIDATE_SCHEMA.empty_table()
         kept = batch.filter(
             pc.and_(pc.is_null(batch.column("drop_reason")), pc.is_valid(batch.column("content")))
         )
-        n = kept.num_rows
-        cached = contains(self.reusable, _sha_keys(kept.column("content_sha256")))
-        signatures = pa.nulls(n, pa.binary())
-        tokens = pa.nulls(n, pa.int32())
-        if self.hasher is not None and n:
-            todo = np.flatnonzero(~cached)
-            sig, counts = self.hasher.signatures(kept.column("content").take(todo))
-            full = np.zeros((n, dedup.num_perm), dtype=np.uint32)
-            full[todo] = sig
-            all_counts = np.zeros(n, dtype=np.int32)
-            all_counts[todo] = counts
-            valid = np.zeros(n, dtype=bool)
-            valid[todo] = counts >= dedup.ngram
-            signatures = pc.if_else(pa.array(valid), pack_signatures(full), None)
-            tokens = pa.array(all_counts, pa.int32(), mask=cached)
-        table = pa.table(
-            {
-                "file_id": kept.column("file_id"),
-                "content_sha256": kept.column("content_sha256"),
-                "lang": kept.column("lang"),
-                "size": kept.column("size"),
-                "license_rank": license_rank(kept.column("license_class")),
-                "stars": kept.column("stars"),
-                "forks": kept.column("forks"),
-                "revision_date": kept.column("revision_date"),
-                "tokens": tokens,
-                "signature": signatures,
-                "cached": pa.array(cached & (self.hasher is not None), pa.bool_()),
-            }
-        )
-        return table.cast(CANDIDATE_SCHEMA)
+        return self.candidates(kept)
 
     def _write_candidates(self, name: str, candidates: list[pa.Table]) -> None:
         table = pa.concat_tables(candidates) if candidates else CANDIDATE_SCHEMA.empty_table()
@@ -174,16 +134,6 @@ class CurateWorker:
                 yield pa.Table.from_batches([batch])
 
 
-def _sha_keys(content_sha256: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """16-byte keys of content hashes (the first half of the sha256), sortable for `contains`."""
-    values = content_sha256.to_pylist()
-    return np.array([bytes.fromhex(v[:32]) if v else b"" for v in values], dtype="S16")
-
-
-def sha_key_set(content_sha256: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.unique(_sha_keys(content_sha256))
-
-
 def finish_step(
     run: str, part: int, version: str, decisions_folder: str, files_folder: str
 ) -> dict[str, Any]:
@@ -191,8 +141,10 @@ def finish_step(
     schema = staged_schema()
     staged = read_partition(join(run, "staged"), part, schema)
     drops = pa.concat_tables(
-        [read_partition(join(run, "dedup", kind, "drops"), part, DROP_SCHEMA)
-         for kind in ("exact", "near")]  # fmt: skip
+        [
+            read_partition(join(run, "dedup", kind, "drops"), part, DROP_SCHEMA)
+            for kind in ("exact", "near")
+        ]
     )
     if drops.num_rows:
         staged = _apply_drops(staged, drops, schema)

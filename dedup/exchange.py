@@ -47,8 +47,9 @@ def write_partitions(folder: str, name: str, table: pa.Table, parts: np.ndarray,
     for p in range(count):
         start, end = bounds[p], bounds[p + 1]
         if end > start:
-            write_table(join(folder, f"part-{p:05d}", f"{name}.parquet"),
-                        table.take(order[start:end]))  # fmt: skip
+            write_table(
+                join(folder, f"part-{p:05d}", f"{name}.parquet"), table.take(order[start:end])
+            )
             written += 1
     return written
 
@@ -58,9 +59,10 @@ def read_partition(folder: str, part: int, schema: pa.Schema | None = None) -> p
     return read_folder(join(folder, f"part-{part:05d}"), schema)
 
 
-def read_folder(folder: str, schema: pa.Schema | None = None) -> pa.Table:
+def read_folder(folder: str, schema: pa.Schema | None = None, recursive: bool = False) -> pa.Table:
+    """Every Parquet file under `folder` (and its partitions if `recursive`), in path order."""
     fs, path = pafs.FileSystem.from_uri(folder)
-    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=recursive))
     files = sorted(i.path for i in infos if i.is_file and i.path.endswith(".parquet"))
     tables = [pq.read_table(f, filesystem=fs) for f in files]
     if not tables:

@@ -36,7 +36,9 @@ DROP_SCHEMA = pa.schema(
 DEDUP_COLUMNS = pa.schema(
     [
         pa.field("dup_of", pa.string()),  # file_id of the copy that was kept
-        pa.field("dup_cluster", pa.string()),  # near: smallest file_id of the cluster; exact: sha256
+        pa.field(
+            "dup_cluster", pa.string()
+        ),  # near: smallest file_id of the cluster; exact: sha256
     ]
 )
 
@@ -92,8 +94,14 @@ def sha_partition(content_sha256: pa.Array | pa.ChunkedArray, count: int) -> np.
 
 
 def file_partition(file_ids: pa.Array | pa.ChunkedArray, count: int) -> np.ndarray:
-    """Range partition of file ids (uniform hashes): partition order follows file_id order."""
-    return ((_hex_prefix(file_ids) * np.uint64(count)) >> np.uint64(32)).astype(np.int64)
+    """Partition of file ids: their first 32 bits when they are hex digests (our ids), else a
+    hash. Layout only: no result depends on which partition a file lands in."""
+    series = pl.Series(file_ids)
+    prefix = series.str.slice(0, 8).str.to_integer(base=16, strict=False)
+    if prefix.null_count() or (series.str.len_bytes() < 8).any():
+        prefix = series.hash(seed=0) // (1 << 32)
+    values = prefix.to_numpy().astype(np.uint64)
+    return ((values * np.uint64(count)) >> np.uint64(32)).astype(np.int64)
 
 
 def signature_matrix(column: pa.Array | pa.ChunkedArray, num_perm: int) -> np.ndarray:

@@ -66,28 +66,54 @@ def run_dedup(
             on_step(name, {**result, "seconds": round(time.perf_counter() - started, 3)})
         return result
 
-    exact = step("exact", steps.exact_step,
-                 [(run, p, P, config.exact, cached_files, config.num_perm) for p in parts])  # fmt: skip
+    exact = step(
+        "exact",
+        steps.exact_step,
+        [(run, p, P, config.exact, cached_files, config.num_perm) for p in parts],
+    )
     stats: dict[str, Any] = {
         "exact": {k: exact[k] for k in ("removed", "groups", "group_sizes")},
         "candidates": exact["candidates"],
     }
     if not config.near:
         return stats
-    index = step("index", steps.index_step, [(run, p) for p in parts],
-                 combine=lambda rs: {"rows": [r["rows"] for r in rs]})  # fmt: skip
+    index = step(
+        "index",
+        steps.index_step,
+        [(run, p) for p in parts],
+        combine=lambda rs: {"rows": [r["rows"] for r in rs]},
+    )
     offsets = [0]
     for rows in index["rows"]:
         offsets.append(offsets[-1] + rows)
-    banded = step("bands", steps.bands_step,
-                  [(run, p, P, offsets, config.num_perm, config.bands, config.rows, version,
-                    minhash_folder) for p in parts])  # fmt: skip
+    banded = step(
+        "bands",
+        steps.bands_step,
+        [
+            (
+                run,
+                p,
+                P,
+                offsets,
+                config.num_perm,
+                config.bands,
+                config.rows,
+                version,
+                minhash_folder,
+            )
+            for p in parts
+        ],
+    )
     stats["minhash_files"] = sorted(banded["minhash_files"])
-    buckets = step("buckets", steps.buckets_step,
-                   [(run, p, P, offsets, config.max_bucket) for p in parts])  # fmt: skip
+    buckets = step(
+        "buckets", steps.buckets_step, [(run, p, P, offsets, config.max_bucket) for p in parts]
+    )
     sent = step("verify_send", steps.verify_send_step, [(run, p, P, offsets) for p in parts])
-    verified = step("verify", steps.verify_step,
-                    [(run, p, P, offsets, config.num_perm, config.threshold) for p in parts])  # fmt: skip
+    verified = step(
+        "verify",
+        steps.verify_step,
+        [(run, p, P, offsets, config.num_perm, config.threshold) for p in parts],
+    )
     rounds, last = _components(run, P, step)
     step("members", steps.members_step, [(run, last, p, P, offsets) for p in parts])
     step("attach", steps.attach_step, [(run, p, P, offsets) for p in parts])
@@ -115,10 +141,10 @@ def _components(run: str, P: int, step) -> tuple[int, str]:
     previous = None
     for number in range(MAX_ROUNDS):
         here, following = f"{number:02d}", f"{number + 1:02d}"
-        step(f"uf-{here}-propose", steps.propose_step,
-             [(run, here, p, P) for p in range(P)])  # fmt: skip
-        settled = step(f"uf-{here}-settle", steps.settle_step,
-                       [(run, here, following, p, P) for p in range(P)])  # fmt: skip
+        step(f"uf-{here}-propose", steps.propose_step, [(run, here, p, P) for p in range(P)])
+        settled = step(
+            f"uf-{here}-settle", steps.settle_step, [(run, here, following, p, P) for p in range(P)]
+        )
         fingerprint = (settled["edges"], settled["checksum"] % (1 << 64))
         log.info("union-find round %d: %d edges", number, settled["edges"])
         if fingerprint == previous:

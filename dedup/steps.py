@@ -22,16 +22,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from corpus.reasons import DropReason
+from corpus.schema import conform
 from dedup.components import proposals, settle
 from dedup.exchange import join, read_partition, write_partitions, write_table
 from dedup.lsh import band_keys, mix64, partition_of, star_edges
-from corpus.schema import conform
 from dedup.records import (
     CANDIDATE_SCHEMA,
     DROP_SCHEMA,
     MINHASH_SCHEMA,
     file_partition,
-    pack_signatures,
     sha_bucket,
     signature_matrix,
     sort_by_keep_rule,
@@ -71,11 +70,21 @@ def exact_step(
         pl.col("content_sha256").alias("dup_cluster"),
     )
     drops_table = drops.to_arrow().cast(DROP_SCHEMA)
-    write_partitions(join(run, "exact", "drops"), NAME.format(part), drops_table,
-                     file_partition(drops_table.column("file_id"), count), count)  # fmt: skip
+    write_partitions(
+        join(run, "exact", "drops"),
+        NAME.format(part),
+        drops_table,
+        file_partition(drops_table.column("file_id"), count),
+        count,
+    )
     nodes = winners.filter(pl.col("signature").is_not_null()).to_arrow().cast(CANDIDATE_SCHEMA)
-    write_partitions(join(run, "exact", "nodes"), NAME.format(part), nodes,
-                     file_partition(nodes.column("file_id"), count), count)  # fmt: skip
+    write_partitions(
+        join(run, "exact", "nodes"),
+        NAME.format(part),
+        nodes,
+        file_partition(nodes.column("file_id"), count),
+        count,
+    )
     sizes = frame.group_by("content_sha256").len().get_column("len").to_numpy()
     dup_sizes = sizes[sizes > 1]
     return {
@@ -94,18 +103,24 @@ def _fill_cached(
     """Signatures of reused rows from the previous version's persisted minhash rows."""
     buckets = [b for b in range(1024) if b % count == part]
     stored = pa.concat_tables(
-        [pq.read_table(f, columns=["content_sha256", "signature"],
-                       filters=[("sha_bucket", "in", buckets)]) for f in files]  # fmt: skip
+        [
+            pq.read_table(
+                f, columns=["content_sha256", "signature"], filters=[("sha_bucket", "in", buckets)]
+            )
+            for f in files
+        ]
     )
     stored = pl.from_arrow(stored).unique("content_sha256", keep="first")
     frame = pl.from_arrow(table).join(stored, on="content_sha256", how="left", suffix="_stored")
     frame = frame.with_columns(
-        pl.when(pl.col("cached")).then(pl.col("signature_stored"))
-        .otherwise(pl.col("signature")).alias("signature")
-    ).drop("signature_stored")  # fmt: skip
-    missing = frame.filter(pl.col("cached") & pl.col("signature").is_null() & (pl.col("tokens") > 0))
-    if missing.height:  # the curate workers only reuse what the driver saw stored
-        raise RuntimeError(f"{missing.height} reused signatures are missing from the stored rows")
+        pl.when(pl.col("cached"))
+        .then(pl.col("signature_stored"))
+        .otherwise(pl.col("signature"))
+        .alias("signature")
+    ).drop("signature_stored")
+    missing = frame.filter(pl.col("cached") & pl.col("signature").is_null()).height
+    if missing:  # the curate workers only reuse what the driver saw stored
+        raise RuntimeError(f"{missing} reused signatures are missing from the stored rows")
     return frame.to_arrow().cast(CANDIDATE_SCHEMA)
 
 
@@ -122,9 +137,16 @@ def _index(run: str, part: int) -> pa.Table:
 
 
 def bands_step(
-    run: str, part: int, count: int, offsets: list[int], num_perm: int, bands: int, rows: int,
-    version: str, minhash_folder: str,
-) -> dict[str, Any]:  # fmt: skip
+    run: str,
+    part: int,
+    count: int,
+    offsets: list[int],
+    num_perm: int,
+    bands: int,
+    rows: int,
+    version: str,
+    minhash_folder: str,
+) -> dict[str, Any]:
     """Band keys of one range's candidates, routed by key hash; persisted with the version."""
     table = _index(run, part)
     signatures = signature_matrix(table.column("signature"), num_perm)
@@ -132,8 +154,9 @@ def bands_step(
     ids = offsets[part] + np.arange(table.num_rows, dtype=np.int64)
     flat_keys, flat_ids = keys.ravel(), np.repeat(ids, bands)
     records = pa.table({"key": flat_keys, "id": flat_ids})
-    write_partitions(join(run, "bands"), NAME.format(part), records,
-                     partition_of(flat_keys, count), count)  # fmt: skip
+    write_partitions(
+        join(run, "bands"), NAME.format(part), records, partition_of(flat_keys, count), count
+    )
     persisted = pa.table(
         {
             "version": pa.array([version] * table.num_rows, pa.string()),
@@ -158,8 +181,9 @@ def buckets_step(
     run: str, part: int, count: int, offsets: list[int], max_bucket: int
 ) -> dict[str, Any]:
     """Star edges of one key partition's buckets, routed to the owner of the smaller id."""
-    records = read_partition(join(run, "bands"), part, pa.schema([("key", pa.uint64()),
-                                                                  ("id", pa.int64())]))  # fmt: skip
+    records = read_partition(
+        join(run, "bands"), part, pa.schema([("key", pa.uint64()), ("id", pa.int64())])
+    )
     u, v, capped, capped_members = star_edges(
         records.column("key").to_numpy(), records.column("id").to_numpy(), max_bucket
     )
@@ -168,9 +192,7 @@ def buckets_step(
     return {"edges": int(u.size), "capped_buckets": capped, "capped_members": capped_members}
 
 
-def verify_send_step(
-    run: str, part: int, count: int, offsets: list[int]
-) -> dict[str, Any]:
+def verify_send_step(run: str, part: int, count: int, offsets: list[int]) -> dict[str, Any]:
     """Attach u's signature to each distinct candidate edge and send it to the owner of v."""
     edges = read_partition(join(run, "candidates"), part, EDGE_SCHEMA)
     pairs = np.unique(
@@ -178,11 +200,13 @@ def verify_send_step(
     ).reshape(-1, 2)
     index = _index(run, part) if pairs.size else None
     rows = pairs[:, 0] - offsets[part]
-    signatures = index.column("signature").take(rows) if index is not None else pa.array([],
-                                                                                    pa.binary())
+    signatures = (
+        index.column("signature").take(rows) if index is not None else pa.array([], pa.binary())
+    )
     out = pa.table({"u": pairs[:, 0], "v": pairs[:, 1], "signature": signatures})
-    write_partitions(join(run, "verify"), NAME.format(part), out,
-                     _owner(pairs[:, 1], offsets), count)  # fmt: skip
+    write_partitions(
+        join(run, "verify"), NAME.format(part), out, _owner(pairs[:, 1], offsets), count
+    )
     return {"pairs": int(pairs.shape[0])}
 
 
@@ -218,19 +242,24 @@ def propose_step(run: str, round_dir: str, part: int, count: int) -> dict[str, A
     edges = read_partition(join(run, "uf", round_dir, "edges"), part, EDGE_SCHEMA)
     nodes, parents = proposals(edges.column("u").to_numpy(), edges.column("v").to_numpy())
     table = pa.table({"u": nodes, "v": parents}, schema=EDGE_SCHEMA)
-    write_partitions(join(run, "uf", round_dir, "proposals"), NAME.format(part), table,
-                     partition_of(nodes, count), count)  # fmt: skip
+    write_partitions(
+        join(run, "uf", round_dir, "proposals"),
+        NAME.format(part),
+        table,
+        partition_of(nodes, count),
+        count,
+    )
     return {"edges": edges.num_rows, "proposals": int(nodes.size)}
 
 
-def settle_step(
-    run: str, round_dir: str, next_dir: str, part: int, count: int
-) -> dict[str, Any]:
+def settle_step(run: str, round_dir: str, next_dir: str, part: int, count: int) -> dict[str, Any]:
     """Each node takes its smallest proposal; the next round's edges; a checksum to stop."""
     table = read_partition(join(run, "uf", round_dir, "proposals"), part, EDGE_SCHEMA)
     u, v = settle(table.column("u").to_numpy(), table.column("v").to_numpy())
-    write_table(join(run, "uf", round_dir, "settled", f"part-{part:05d}.parquet"),
-                pa.table({"u": u, "v": v}, schema=EDGE_SCHEMA))  # fmt: skip
+    write_table(
+        join(run, "uf", round_dir, "settled", f"part-{part:05d}.parquet"),
+        pa.table({"u": u, "v": v}, schema=EDGE_SCHEMA),
+    )
     _route_edges(join(run, "uf", next_dir, "edges"), NAME.format(part), u, v, count)
     with np.errstate(over="ignore"):
         checksum = int(mix64(mix64(u.astype(np.uint64)) ^ v.astype(np.uint64)).sum())
@@ -258,8 +287,9 @@ def attach_step(run: str, part: int, count: int, offsets: list[int]) -> dict[str
     rows = index.take(pairs[:, 0] - offsets[part])
     rows = rows.append_column("root", pa.array(pairs[:, 1], pa.int64()))
     rows = rows.append_column("node", pa.array(pairs[:, 0], pa.int64()))
-    write_partitions(join(run, "clusters"), NAME.format(part), rows,
-                     partition_of(pairs[:, 1], count), count)  # fmt: skip
+    write_partitions(
+        join(run, "clusters"), NAME.format(part), rows, partition_of(pairs[:, 1], count), count
+    )
     return {"nodes": int(pairs.shape[0])}
 
 
@@ -268,21 +298,38 @@ def keep_step(run: str, part: int, count: int) -> dict[str, Any]:
     try:
         table = read_partition(join(run, "clusters"), part)
     except FileNotFoundError:
-        return {"clusters": 0, "removed": 0, "cluster_sizes": {}, "removed_by_lang": {},
-                "matched_previous": 0}  # fmt: skip
+        return {
+            "clusters": 0,
+            "removed": 0,
+            "cluster_sizes": {},
+            "removed_by_lang": {},
+            "matched_previous": 0,
+        }
     frame = sort_by_keep_rule(pl.from_arrow(table), ["root"])
     first = frame.select(pl.col("root").is_first_distinct()).to_series()
-    keepers = frame.filter(first).select("root", pl.col("file_id").alias("dup_of"),
-                                         pl.col("cached").alias("keeper_cached"))  # fmt: skip
-    named = frame.filter(pl.col("node") == pl.col("root")).select(
-        "root", pl.col("file_id").alias("dup_cluster")
+    keepers = frame.filter(first).select(
+        "root", pl.col("file_id").alias("dup_of"), pl.col("cached").alias("keeper_cached")
     )
+    # the cluster's name: its smallest file id (the same whatever the partitioning)
+    named = frame.group_by("root").agg(pl.col("file_id").min().alias("dup_cluster"))
     losers = frame.filter(~first).join(keepers, on="root").join(named, on="root")
-    drops = losers.select(
-        "file_id", pl.lit(DropReason.DEDUP_NEAR.value).alias("drop_reason"), "dup_of", "dup_cluster"
-    ).to_arrow().cast(DROP_SCHEMA)
-    write_partitions(join(run, "near", "drops"), NAME.format(part), drops,
-                     file_partition(drops.column("file_id"), count), count)  # fmt: skip
+    drops = (
+        losers.select(
+            "file_id",
+            pl.lit(DropReason.DEDUP_NEAR.value).alias("drop_reason"),
+            "dup_of",
+            "dup_cluster",
+        )
+        .to_arrow()
+        .cast(DROP_SCHEMA)
+    )
+    write_partitions(
+        join(run, "near", "drops"),
+        NAME.format(part),
+        drops,
+        file_partition(drops.column("file_id"), count),
+        count,
+    )
     sizes = frame.group_by("root").len().get_column("len").to_numpy()
     by_lang = losers.group_by("lang").len().rows()
     matched = losers.filter(~pl.col("cached") & pl.col("keeper_cached")).height
