@@ -100,18 +100,32 @@ def curate(
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
     engine: EngineOpt = "tasks",
+    partitions: Annotated[
+        int, typer.Option("--partitions", help="Partitions of the dedup steps (memory per task).")
+    ] = 8,
+    dedup_against: Annotated[
+        str | None,
+        typer.Option(
+            "--dedup-against",
+            help="Previous version whose stored MinHash signatures are reused (incremental).",
+        ),
+    ] = None,
 ) -> None:
     """Apply the curation stages to the latest raw snapshot and publish a version."""
+    from dataclasses import replace
+
     from corpus.catalog import Catalog
     from corpus.curate import curate as run_curate
-    from corpus.render import console, tally_table, unit_progress
+    from corpus.render import console, dedup_line, step_printer, tally_table, unit_progress
 
+    runner = replace(_runner(workers, ray_address, engine), partitions=partitions)
     with unit_progress("curate") as progress:
         report = run_curate(
-            dataset, version, Catalog(), _config(config), _runner(workers, ray_address, engine),
-            on_progress=progress,
+            dataset, version, Catalog(), _config(config), runner,
+            on_progress=progress, dedup_against=dedup_against, on_step=step_printer(),
         )  # fmt: skip
     console.print(tally_table(f"{dataset} version {version}", report.summary.tally))
+    console.print(dedup_line(report.dedup))
     console.print(
         f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]})"
     )

@@ -67,3 +67,40 @@ def versions_table(dataset: str, versions: list[Version]) -> Table:
             v.config_fingerprint[:12], v.code_version,
         )  # fmt: skip
     return table
+
+
+def dedup_line(stats: dict) -> str:
+    """One line on what dedup did in a version (its `stats["dedup"]`)."""
+    if not stats:
+        return "dedup: disabled"
+    exact = stats.get("exact", {})
+    parts = [
+        f"dedup: {exact.get('removed', 0):,} exact copies in {exact.get('groups', 0):,} groups"
+    ]
+    near = stats.get("near")
+    if near:
+        settings = stats.get("settings", {})
+        parts.append(
+            f"{near['removed']:,} near-duplicates in {near['clusters']:,} clusters "
+            f"(J >= {settings.get('threshold')}, {settings.get('bands')} bands x "
+            f"{settings.get('rows')} rows; {near['candidate_pairs']:,} candidate pairs, "
+            f"{near['verified_pairs']:,} verified)"
+        )
+        if stats.get("reused_signatures"):
+            parts.append(
+                f"{stats['reused_signatures']:,} signatures reused, "
+                f"{near['matched_previous']:,} new files matched the previous version"
+            )
+    return "; ".join(parts)
+
+
+def step_printer() -> Callable[[str, dict], None]:
+    """Progress of a run's global steps: one dim line per finished step."""
+
+    def show(name: str, result: dict) -> None:
+        if result.get("resumed"):
+            console.print(f"[dim]{name}: resumed from checkpoint[/]")
+        elif "seconds" in result:
+            console.print(f"[dim]{name}: {result['seconds']:.2f} s[/]")
+
+    return show
