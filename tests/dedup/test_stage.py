@@ -164,6 +164,8 @@ def test_rerun_resumes_finished_steps(real, tmp_path: Path) -> None:
 def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unique"):
         deduplicate_table(pa.table({"file_id": ["a", "a"], "content": ["x", "y"]}), str(tmp_path))
-    empty = deduplicate_table(pa.table({"file_id": pa.array([], pa.string()),
-                                        "content": pa.array([], pa.string())}), str(tmp_path / "e"))
+    empty = deduplicate_table(
+        pa.table({"file_id": pa.array([], pa.string()), "content": pa.array([], pa.string())}),
+        str(tmp_path / "e"),
+    )
     assert empty.drops.num_rows == 0
