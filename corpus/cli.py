@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from corpus.cli_dedup import dedup_app
 from corpus.cli_heuristics import heuristics_app
 from corpus.cli_licenses import licenses_app, optout_app
 from corpus.errors import CodecorpusError, ConfigError
@@ -20,6 +21,7 @@ app.add_typer(versions_app, name="versions")
 app.add_typer(licenses_app)
 app.add_typer(optout_app, name="optout")
 app.add_typer(heuristics_app, name="heuristics")
+app.add_typer(dedup_app, name="dedup")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)
@@ -160,7 +162,7 @@ def versions_list(dataset: Annotated[str, typer.Argument()]) -> None:
 def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
     """Lineage and statistics of one version."""
     from corpus.catalog import Catalog
-    from corpus.render import console, tally_table
+    from corpus.render import cluster_table, console, dedup_line, tally_table
     from corpus.tally import Tally
     from corpus.versions import Registry
 
@@ -174,6 +176,10 @@ def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
         }
     )
     console.print(tally_table(f"{dataset}@{name}", Tally.from_rows(version.stats["tally"])))
+    dedup = version.stats.get("dedup", {})
+    console.print(dedup_line(dedup))
+    if dedup.get("near"):
+        console.print(cluster_table(dedup))
 
 
 @app.command()

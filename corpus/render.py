@@ -104,3 +104,17 @@ def step_printer() -> Callable[[str, dict], None]:
             console.print(f"[dim]{name}: {result['seconds']:.2f} s[/]")
 
     return show
+
+
+def cluster_table(stats: dict) -> Table:
+    """Near-duplicate cluster sizes and removals per language of a version's dedup stats."""
+    table = Table(title="near-duplicate clusters")
+    table.add_column("cluster size", justify="right")
+    table.add_column("clusters", justify="right")
+    for size, count in stats["near"]["cluster_sizes"].items():
+        table.add_row(size, f"{count:,}")
+    removed = stats.get("removed_by_language", {})
+    for reason, languages in removed.items():
+        for lang, files in sorted(languages.items(), key=lambda kv: -kv[1]):
+            table.add_row(f"{reason} {lang}", f"{files:,}")
+    return table

@@ -72,8 +72,9 @@ def choose_bands(threshold: float, num_perm: int, recall_target: float) -> tuple
         bands = num_perm // rows
         if candidate_probability(threshold, bands, rows) < recall_target:
             continue
-        false_area = _integrate(lambda s, b=bands, r=rows: candidate_probability(s, b, r),
-                                0.0, threshold)  # fmt: skip
+        false_area = _integrate(
+            lambda s, b=bands, r=rows: candidate_probability(s, b, r), 0.0, threshold
+        )
         if best is None or false_area < best[0]:
             best = (false_area, bands, rows)
     if best is None:  # cannot happen for rows=1 unless threshold is tiny; be explicit anyway

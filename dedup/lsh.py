@@ -29,9 +29,7 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     (pure integer arithmetic), so they can be persisted with a version.
     """
     n = signatures.shape[0]
-    keys = np.broadcast_to(
-        mix64(np.arange(1, bands + 1, dtype=np.uint64)), (n, bands)
-    ).copy()
+    keys = np.broadcast_to(mix64(np.arange(1, bands + 1, dtype=np.uint64)), (n, bands)).copy()
     block = signatures[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
     for r in range(rows):
         keys = mix64(keys ^ block[:, :, r])
@@ -66,8 +64,10 @@ def star_edges(
     if capped.any():
         log.warning(
             "LSH: %d bucket(s) larger than max_bucket=%d (largest %d) were capped",
-            int(capped.sum()), max_bucket, int(lengths.max()),
-        )  # fmt: skip
+            int(capped.sum()),
+            max_bucket,
+            int(lengths.max()),
+        )
     heads = ids[starts][run]
     # a file can sit in a bucket twice only if ids repeat; never emit self-loops
     take &= heads != ids

@@ -114,10 +114,11 @@ def run_dedup(
         steps.verify_step,
         [(run, p, P, offsets, config.num_perm, config.threshold) for p in parts],
     )
-    rounds, last = _components(run, P, step)
-    step("members", steps.members_step, [(run, last, p, P, offsets) for p in parts])
+    rounds, last, peak_bytes = _components(run, P, step)
+    members = step("members", steps.members_step, [(run, last, p, P, offsets) for p in parts])
     step("attach", steps.attach_step, [(run, p, P, offsets) for p in parts])
     kept = step("keep", steps.keep_step, [(run, p, P) for p in parts])
+    clustered = members["nodes"] + kept["clusters"]  # non-root nodes + one root per cluster
     stats["near"] = {
         "candidates": offsets[-1],
         "too_few_tokens": exact["short"],
@@ -127,6 +128,9 @@ def run_dedup(
         "candidate_pairs": sent["pairs"],
         "verified_pairs": verified["verified"],
         "union_find_rounds": rounds,
+        "clustered_files": clustered,
+        # settled edges are int64 pairs; peak over rounds, per file that has an edge
+        "union_find_bytes_per_file": round(peak_bytes / clustered, 2) if clustered else 0.0,
         "clusters": kept["clusters"],
         "cluster_sizes": kept["cluster_sizes"],
         "removed": kept["removed"],
@@ -136,9 +140,12 @@ def run_dedup(
     return stats
 
 
-def _components(run: str, P: int, step) -> tuple[int, str]:
-    """Union-find rounds until the settled edges stop changing; (rounds, last round dir)."""
+def _components(run: str, P: int, step) -> tuple[int, str, int]:
+    """Union-find rounds until the settled edges stop changing.
+
+    Returns (rounds, last round's folder, peak bytes of settled edge state)."""
     previous = None
+    peak_bytes = 0
     for number in range(MAX_ROUNDS):
         here, following = f"{number:02d}", f"{number + 1:02d}"
         step(f"uf-{here}-propose", steps.propose_step, [(run, here, p, P) for p in range(P)])
@@ -146,8 +153,11 @@ def _components(run: str, P: int, step) -> tuple[int, str]:
             f"uf-{here}-settle", steps.settle_step, [(run, here, following, p, P) for p in range(P)]
         )
         fingerprint = (settled["edges"], settled["checksum"] % (1 << 64))
+        peak_bytes = max(peak_bytes, settled["edge_bytes"])
         log.info("union-find round %d: %d edges", number, settled["edges"])
         if fingerprint == previous:
-            return number + 1, here
+            return number + 1, here, peak_bytes
         previous = fingerprint
-    raise RuntimeError(f"union-find did not settle in {MAX_ROUNDS} rounds")
+    raise RuntimeError(
+        f"union-find did not settle in {MAX_ROUNDS} rounds; please report this with the run folder"
+    )

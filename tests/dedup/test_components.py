@@ -15,7 +15,10 @@ def sharded_components(u: np.ndarray, v: np.ndarray, shards: int) -> tuple[dict,
     def route(a, b):
         pa_, pb = partition_of(a, shards), partition_of(b, shards)
         return [
-            (np.r_[a[pa_ == s], a[(pb == s) & (pa_ != s)]], np.r_[b[pa_ == s], b[(pb == s) & (pa_ != s)]])
+            (
+                np.r_[a[pa_ == s], a[(pb == s) & (pa_ != s)]],
+                np.r_[b[pa_ == s], b[(pb == s) & (pa_ != s)]],
+            )
             for s in range(shards)
         ]
 
