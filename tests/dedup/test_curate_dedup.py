@@ -16,6 +16,7 @@ import pytest
 from corpus.catalog import MINHASH, Catalog
 from corpus.config import RunnerConfig
 from corpus.curate import curate
+from corpus.dedup_report import duplicate_matches
 from corpus.ingest import ingest
 from corpus.samples import build_sample_corpus
 from corpus.settings import Settings
@@ -109,6 +110,11 @@ def test_incremental_dedup_equals_a_full_run(corpora, catalog: Catalog) -> None:
     assert incremental.dedup["near"]["matched_previous"] >= 5  # the forks' edited files
     assert full.dedup["near"]["matched_previous"] == 0
     assert Registry(catalog, "ds").get("v2").lineage["dedup_against"] == "v1"
+    rows, total, previous = duplicate_matches(catalog, "ds", "v2", limit=1000)
+    old_ids = set(_decisions(catalog, "v1")["file_id"].to_pylist())
+    assert previous == "v1" and total == len(rows) >= incremental.dedup["near"]["matched_previous"]
+    assert all(r["file_id"] not in old_ids and r["dup_of"] in old_ids for r in rows)
+    assert all(r["kept_repo"] and r["repo"].endswith("-fork") for r in rows)
 
 
 def _kill_first(pattern: str, stop: threading.Event, killed: list[int]) -> None:
@@ -147,6 +153,7 @@ from ray.cluster_utils import Cluster
 from corpus.catalog import Catalog
 from corpus.config import RunnerConfig
 from corpus.curate import curate
+from corpus.dedup_report import duplicate_matches
 from corpus.settings import Settings
 
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
