@@ -1,0 +1,195 @@
+"""Tokenizer settings: the SentencePiece options that suit code, and how the sample is drawn.
+
+Every field changes the trained model, so all are part of the fingerprint, with one
+exception: for BPE, `num_threads` only changes how fast SentencePiece trains (it learns
+the same pieces whatever the thread count, tested), so it is left out of the fingerprint
+and of the model bytes, and the model's sha256 does not depend on the machine. Unigram's
+EM sums per thread, so its pieces do depend on the thread count: there it counts.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+
+from corpus.errors import ConfigError
+
+MB = 1_000_000
+
+#: SentencePiece refuses a max_sentence_length outside [10, 2**30] bytes.
+SENTENCEPIECE_MAX_SENTENCE = 1 << 30
+
+#: SentencePiece's meta symbol for a space; user-defined symbols are matched after spaces
+#: become this character, so indentation pieces must be spelled with it.
+SPACE = "\u2581"
+
+MODEL_TYPES = ("bpe", "unigram")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    vocab_size: int = 32768
+    """Pieces in the vocabulary, user-defined, control and byte pieces included."""
+    model_type: str = "bpe"
+    """`bpe` (default: on code it trains ~25x faster than `unigram` and gives fewer
+    tokens per byte, measured in benchmarks/tokenizer.py) or `unigram`."""
+    byte_fallback: bool = True
+    """Characters outside the vocabulary become UTF-8 byte pieces instead of `<unk>`:
+    every text round-trips."""
+    split_digits: bool = True
+    """Every digit is its own piece, so numbers are not memorised as pieces."""
+    remove_extra_whitespaces: bool = False
+    """False: spaces are preserved exactly (code indentation and alignment matter)."""
+    add_dummy_prefix: bool = False
+    """False: no space is invented before the text, so a leading indent stays exact."""
+    normalization_rule_name: str = "identity"
+    """`identity`: no NFKC, so the bytes of a file come back unchanged."""
+    allow_whitespace_only_pieces: bool = True
+    """Runs of spaces may become pieces of their own (alignment, indentation)."""
+    indent_spaces: tuple[int, ...] = (2, 4, 8, 12, 16)
+    """Runs of spaces that become user-defined pieces (always one token each)."""
+    indent_tabs: tuple[int, ...] = (1, 2, 3, 4)
+    """Runs of tabs that become user-defined pieces."""
+    newline_symbols: tuple[str, ...] = ("\n", "\r\n")
+    """Line endings as user-defined pieces: a newline is always its own token (never part
+    of a learned piece, never a byte-fallback piece), CRLF included."""
+    character_coverage: float = 0.9999
+    """Share of characters covered by character pieces; the rarest fall back to bytes."""
+    max_sentence_length: int = 1 << 20
+    """Longest text (bytes) handed to the trainer as one sentence; longer documents are
+    split at line boundaries, not dropped. SentencePiece accepts up to 2**30."""
+    max_sentencepiece_length: int = 16
+    """Longest piece, in characters."""
+    seed: int = 42
+    """Seeds the hash that draws the sample and SentencePiece's own random generator."""
+    sample_bytes: int = 100 * MB
+    """Bytes of text in the training sample (at most; less when the corpus is smaller)."""
+    max_language_share: float = 0.25
+    """Cap on one language's share of the sample when sampling proportionally to bytes;
+    what a capped language leaves is shared among the others by their bytes."""
+    language_weights: Mapping[str, float] | None = None
+    """Explicit share of the sample per language instead of proportional to bytes;
+    languages not listed are not sampled."""
+    input_sentence_size: int = 0
+    """Sentences SentencePiece keeps of what it is given (0: all). A cap makes it draw a
+    random subset, seeded by `seed`."""
+    num_threads: int = 8
+    """Trainer threads. For BPE speed only (not in the fingerprint nor in the model bytes);
+    for unigram it changes the pieces, so it is part of both."""
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ConfigError(
+                f"tokenizer.model_type must be one of {MODEL_TYPES}, got {self.model_type!r}"
+            )
+        if not 256 + 8 <= self.vocab_size <= 1 << 24:
+            raise ConfigError(
+                f"tokenizer.vocab_size must be in [264, 2**24] (byte pieces need 256), "
+                f"got {self.vocab_size}"
+            )
+        if not 10 <= self.max_sentence_length <= SENTENCEPIECE_MAX_SENTENCE:
+            raise ConfigError(
+                f"tokenizer.max_sentence_length must be in [10, 2**30] bytes, "
+                f"got {self.max_sentence_length}"
+            )
+        if not 0.9 <= self.character_coverage <= 1.0:
+            raise ConfigError(
+                f"tokenizer.character_coverage must be in [0.9, 1], got {self.character_coverage}"
+            )
+        if any(n < 1 for n in (*self.indent_spaces, *self.indent_tabs)):
+            raise ConfigError("tokenizer.indent_spaces and indent_tabs must be positive runs")
+        if not 0.0 < self.max_language_share <= 1.0:
+            raise ConfigError(
+                f"tokenizer.max_language_share must be in (0, 1], got {self.max_language_share}"
+            )
+        if self.language_weights is not None and (
+            not self.language_weights or any(w <= 0 for w in self.language_weights.values())
+        ):
+            raise ConfigError("tokenizer.language_weights must map languages to positive weights")
+        for name in ("sample_bytes", "num_threads", "max_sentencepiece_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"tokenizer.{name} must be >= 1, got {getattr(self, name)}")
+        if self.input_sentence_size < 0:
+            raise ConfigError("tokenizer.input_sentence_size must be >= 0 (0: all sentences)")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"tokenizer.seed must be in [0, 2**32), got {self.seed}")
+
+    @property
+    def user_defined_symbols(self) -> list[str]:
+        """Pieces that are always one token: line endings, then indentation runs."""
+        spaces = [SPACE * n for n in sorted(set(self.indent_spaces))]
+        tabs = ["\t" * n for n in sorted(set(self.indent_tabs))]
+        return [*dict.fromkeys(self.newline_symbols), *spaces, *tabs]
+
+    @property
+    def threads_change_model(self) -> bool:
+        """Whether the thread count changes the pieces learned (unigram's EM: yes; BPE: no)."""
+        return self.model_type != "bpe"
+
+    def trainer_options(self) -> dict[str, Any]:
+        """Keyword arguments of `SentencePieceTrainer.train` (input and output excluded)."""
+        return {
+            "model_type": self.model_type,
+            "vocab_size": self.vocab_size,
+            "byte_fallback": self.byte_fallback,
+            "split_digits": self.split_digits,
+            "remove_extra_whitespaces": self.remove_extra_whitespaces,
+            "add_dummy_prefix": self.add_dummy_prefix,
+            "normalization_rule_name": self.normalization_rule_name,
+            "allow_whitespace_only_pieces": self.allow_whitespace_only_pieces,
+            "user_defined_symbols": self.user_defined_symbols,
+            "character_coverage": self.character_coverage,
+            "max_sentence_length": self.max_sentence_length,
+            "max_sentencepiece_length": self.max_sentencepiece_length,
+            "input_sentence_size": self.input_sentence_size,
+            "shuffle_input_sentence": self.input_sentence_size > 0,
+            "num_threads": self.num_threads,
+            # <unk>=0, <s>=1, </s>=2: </s> is the end-of-document token of the shards.
+            "unk_id": 0,
+            "bos_id": 1,
+            "eos_id": 2,
+            "pad_id": -1,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["language_weights"] = (
+            dict(sorted(self.language_weights.items())) if self.language_weights else None
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(
+                f"unknown tokenizer field(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        values = dict(data)
+        for name in ("indent_spaces", "indent_tabs", "newline_symbols"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read tokenizer config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"tokenizer config {path} must be a mapping of fields")
+        return cls.from_dict(data)
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of every setting that changes the model."""
+        data = self.to_dict()
+        if not self.threads_change_model:
+            del data["num_threads"]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
