@@ -16,10 +16,10 @@ def test_defaults_suit_code() -> None:
     assert options["allow_whitespace_only_pieces"]
     assert options["max_sentence_length"] == 1 << 20
     assert options["eos_id"] == 2
-    symbols = config.user_defined_symbols
-    assert symbols[:2] == ["\n", "\r\n"]
-    assert symbols[2:7] == [SPACE * n for n in (2, 4, 8, 12, 16)]
-    assert symbols[7:] == ["\t", "\t\t", "\t\t\t", "\t\t\t\t"]
+    assert not options["split_by_unicode_script"] and options["split_by_whitespace"]
+    assert config.user_defined_symbols == [SPACE * n for n in (2, 4, 8, 12, 16)]
+    custom = TokenizerConfig(indent_spaces=(4, 2, 4), indent_tabs=(2, 1), newline_symbols=("\n",))
+    assert custom.user_defined_symbols == ["\n", SPACE * 2, SPACE * 4, "\t", "\t\t"]
 
 
 @pytest.mark.parametrize(

@@ -66,15 +66,31 @@ def test_round_trip_tricky_text(trained: TrainedTokenizer, case: str) -> None:
     assert tokenizer.decode(tokenizer.encode_batch([text, ""])[0]) == text
 
 
-def test_newlines_and_indentation_are_single_pieces(trained: TrainedTokenizer) -> None:
+def test_newlines_are_characters_of_the_vocabulary(trained: TrainedTokenizer) -> None:
+    """Through `sentence_iterator` a newline is an ordinary character: in the vocabulary
+    (not a byte-fallback piece) and merged with what ends a line."""
+    tokenizer = trained.load()
+    processor = tokenizer.processor
+    (newline,) = tokenizer.encode("\n")
+    assert processor.id_to_piece(newline) == "\n" and not processor.is_byte(newline)
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    assert any(p.endswith("\n") and len(p) > 1 for p in pieces)
+    assert any(p.startswith("\n\t") for p in pieces)  # newline and tab indentation
+
+
+def test_indentation_runs_are_single_pieces(trained: TrainedTokenizer) -> None:
     tokenizer = trained.load()
     piece = tokenizer.processor.id_to_piece
-    pieces = [piece(i) for i in tokenizer.encode("if x:\n        y = 1\r\n\t\tz\n")]
-    assert "\n" in pieces and "\r\n" in pieces
-    assert "▁" * 8 in pieces and "\t\t" in pieces
-    assert not any("\n" in p and p not in ("\n", "\r\n") for p in pieces)
+    pieces = [piece(i) for i in tokenizer.encode("if x:\n        y = 1\n            z\n")]
+    assert "▁" * 8 in pieces and "▁" * 12 in pieces
     for symbol in SMALL_CONFIG.user_defined_symbols:
         assert tokenizer.processor.piece_to_id(symbol) > 2  # in the vocabulary, not <unk>
+    tabs = TokenizerConfig(vocab_size=290, indent_tabs=(1, 2), newline_symbols=("\n",))
+    code = "func f() {\n\tif x {\n\t\treturn\n\t}\n}\n" * 30
+    with_tabs = train_tokenizer([("Go", code)], tabs).load()
+    tab_pieces = [with_tabs.processor.id_to_piece(i) for i in with_tabs.encode(code)]
+    assert {"\t", "\t\t", "\n"} <= set(tab_pieces)
+    assert not any(("\n" in p or "\t" in p) and p not in ("\n", "\t", "\t\t") for p in tab_pieces)
 
 
 def test_model_settings_suit_code(real_files: pa.Table, trained: TrainedTokenizer) -> None:
