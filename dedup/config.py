@@ -30,6 +30,10 @@ class DedupConfig:
     """Probability that a pair at exactly `threshold` shares at least one band."""
     max_bucket: int = 5000
     """Files kept per LSH bucket; larger buckets (boilerplate) are capped and logged."""
+    stars_per_bucket: int = 2
+    """Stars per LSH bucket: edges from each of its smallest ids to the members after it
+    (k - 1 edges each, never all pairs); a second star recovers pairs whose bucket head
+    is an outlier that fails verification."""
     bands: int = field(init=False)
     """Derived: LSH bands."""
     rows: int = field(init=False)
@@ -46,6 +50,8 @@ class DedupConfig:
             raise ConfigError(f"dedup.recall_target must be in [0.5, 1), got {self.recall_target}")
         if self.max_bucket < 2:
             raise ConfigError(f"dedup.max_bucket must be >= 2, got {self.max_bucket}")
+        if self.stars_per_bucket < 1:
+            raise ConfigError(f"dedup.stars_per_bucket must be >= 1, got {self.stars_per_bucket}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"dedup.seed must be in [0, 2**32), got {self.seed}")
         bands, rows = choose_bands(self.threshold, self.num_perm, self.recall_target)

@@ -42,13 +42,17 @@ def partition_of(values: np.ndarray, count: int) -> np.ndarray:
 
 
 def star_edges(
-    keys: np.ndarray, ids: np.ndarray, max_bucket: int
+    keys: np.ndarray, ids: np.ndarray, max_bucket: int, stars: int = 1
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Edges (smallest id of the bucket, other member) for every bucket of equal keys.
 
-    A bucket of k files gives k - 1 edges, not k(k-1)/2. Buckets larger than
-    `max_bucket` (license headers, boilerplate) keep their `max_bucket` smallest
-    ids; returns the edges and how many buckets and members were capped.
+    A bucket of k files gives k - 1 edges, not k(k-1)/2. With `stars` > 1 the
+    next smallest ids head stars of their own (edges to the members after them):
+    when the smallest file is an outlier that only shares boilerplate with the
+    rest (a license header), its star fails verification and the second star
+    still links the true duplicates. Buckets larger than `max_bucket` keep their
+    `max_bucket` smallest ids; returns the edges and how many buckets and
+    members were capped.
     """
     empty = np.empty(0, dtype=np.int64)
     if keys.size == 0:
@@ -59,7 +63,6 @@ def star_edges(
     lengths = np.diff(np.r_[starts, keys.size])
     run = np.repeat(np.arange(starts.size), lengths)
     position = np.arange(keys.size) - starts[run]
-    take = (position > 0) & (position < max_bucket)
     capped = lengths > max_bucket
     if capped.any():
         log.warning(
@@ -68,7 +71,17 @@ def star_edges(
             max_bucket,
             int(lengths.max()),
         )
-    heads = ids[starts][run]
-    # a file can sit in a bucket twice only if ids repeat; never emit self-loops
-    take &= heads != ids
-    return heads[take], ids[take], int(capped.sum()), int((lengths[capped] - max_bucket).sum())
+    heads_u, members_v = [], []
+    for star in range(stars):
+        take = (position > star) & (position < max_bucket)
+        if not take.any():
+            break
+        head_position = np.minimum(starts + star, keys.size - 1)
+        heads = ids[head_position][run]
+        take &= heads != ids  # a file listed twice in a bucket never links to itself
+        heads_u.append(heads[take])
+        members_v.append(ids[take])
+    if not heads_u:
+        return empty, empty, int(capped.sum()), int((lengths[capped] - max_bucket).sum())
+    u, v = np.concatenate(heads_u), np.concatenate(members_v)
+    return u, v, int(capped.sum()), int((lengths[capped] - max_bucket).sum())

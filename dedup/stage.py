@@ -106,7 +106,9 @@ def run_dedup(
     )
     stats["minhash_files"] = sorted(banded["minhash_files"])
     buckets = step(
-        "buckets", steps.buckets_step, [(run, p, P, offsets, config.max_bucket) for p in parts]
+        "buckets",
+        steps.buckets_step,
+        [(run, p, P, offsets, config.max_bucket, config.stars_per_bucket) for p in parts],
     )
     sent = step("verify_send", steps.verify_send_step, [(run, p, P, offsets) for p in parts])
     verified = step(

@@ -178,14 +178,14 @@ def bands_step(
 
 
 def buckets_step(
-    run: str, part: int, count: int, offsets: list[int], max_bucket: int
+    run: str, part: int, count: int, offsets: list[int], max_bucket: int, stars: int
 ) -> dict[str, Any]:
     """Star edges of one key partition's buckets, routed to the owner of the smaller id."""
     records = read_partition(
         join(run, "bands"), part, pa.schema([("key", pa.uint64()), ("id", pa.int64())])
     )
     u, v, capped, capped_members = star_edges(
-        records.column("key").to_numpy(), records.column("id").to_numpy(), max_bucket
+        records.column("key").to_numpy(), records.column("id").to_numpy(), max_bucket, stars
     )
     edges = pa.table({"u": u, "v": v}, schema=EDGE_SCHEMA)
     write_partitions(join(run, "candidates"), NAME.format(part), edges, _owner(u, offsets), count)

@@ -46,6 +46,14 @@ def test_star_edges_link_each_member_to_the_smallest_id() -> None:
     assert capped == 0
 
 
+def test_second_star_links_members_when_the_head_is_an_outlier() -> None:
+    keys = np.array([7, 7, 7, 7], dtype=np.uint64)
+    ids = np.array([0, 1, 2, 3])
+    u, v, _, _ = star_edges(keys, ids, max_bucket=100, stars=2)
+    edges = sorted(zip(u.tolist(), v.tolist(), strict=True))
+    assert edges == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3)]  # 2(k - 1) - 1, not k(k-1)/2
+
+
 def test_oversized_buckets_are_capped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     keys = np.zeros(50, dtype=np.uint64)
     ids = np.arange(50)[::-1].copy()
