@@ -49,6 +49,7 @@ def ray_session(runner: RunnerConfig) -> Iterator[None]:
             ray.init(address=runner.ray_address, **common)
         else:
             ray.init(
+                address="local",  # our own local Ray, even if another one runs on this machine
                 num_cpus=runner.workers or os.cpu_count(),
                 object_store_memory=runner.object_store_bytes,
                 **common,
