@@ -23,5 +23,9 @@ class TrainingError(TokenizerError):
     """SentencePiece refused to train (too little text for the vocabulary, bad options)."""
 
 
+class TokenRangeError(TokenizerError, ValueError):
+    """Token ids outside the vocabulary a shard set was opened for."""
+
+
 class ShardFormatError(TokenizerError):
     """A `.idx`/`.bin` pair that is not a Megatron indexed dataset we can read."""

@@ -28,7 +28,8 @@ from typing import Self
 
 import numpy as np
 
-from tokenizer.errors import ShardFormatError
+from corpus.errors import ConfigError
+from tokenizer.errors import ShardFormatError, TokenRangeError
 from tokenizer.model import token_dtype
 
 MB = 1_000_000
@@ -60,7 +61,7 @@ def split_of(repo: str, validation_fraction: float, seed: int = 0) -> Split:
     """`validation` for a seeded-hash share of repositories, else `train`: every file of a
     repository lands on the same side, whatever the order or batching of the files."""
     if not 0.0 <= validation_fraction <= 1.0:
-        raise ValueError(f"validation_fraction must be in [0, 1], got {validation_fraction}")
+        raise ConfigError(f"validation_fraction must be in [0, 1], got {validation_fraction}")
     digest = hashlib.blake2b(repo.encode(), digest_size=8, key=seed.to_bytes(8, "little"))
     position = int.from_bytes(digest.digest(), "little") / 2**64
     return Split.VALIDATION if position < validation_fraction else Split.TRAIN
@@ -104,9 +105,9 @@ class ShardWriter:
         target_bytes: int = DEFAULT_TARGET_BYTES,
     ) -> None:
         if not 0 <= eod_id < vocab_size:
-            raise ValueError(f"eod_id {eod_id} is outside the vocabulary [0, {vocab_size})")
+            raise ConfigError(f"eod_id {eod_id} is outside the vocabulary [0, {vocab_size})")
         if target_bytes < 1:
-            raise ValueError(f"target_bytes must be >= 1, got {target_bytes}")
+            raise ConfigError(f"target_bytes must be >= 1, got {target_bytes}")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -121,7 +122,10 @@ class ShardWriter:
         """Append one document (its ids; the end-of-document id is added here)."""
         tokens = np.asarray(ids)
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.vocab_size}) for this shard set")
+            raise TokenRangeError(
+                f"token ids must be in [0, {self.vocab_size}): encode with the model this "
+                "shard set was opened for"
+            )
         tokens = np.concatenate([tokens.astype(self.dtype, copy=False), self.eod])
         size = tokens.nbytes
         if self._open is not None and self._open.bin_bytes + size > self.target_bytes:
