@@ -1,12 +1,15 @@
 """Training: exact round trips on real code of the 20 reference languages, the same model
 for the same config and sample, newlines and indentation as pieces, clear errors."""
 
+import random
+
 import pyarrow as pa
 import pytest
 
 from tests.tokenizer.conftest import REFERENCE_LANGUAGES, SMALL_CONFIG
 from tokenizer.config import TokenizerConfig
 from tokenizer.errors import EmptySampleError, InvalidTextError, TrainingError
+from tokenizer.sample import language_bytes, sample_documents
 from tokenizer.train import TrainedTokenizer, train_tokenizer
 
 #: What editors and generators leave in real files, beyond what the samples hold.
@@ -144,3 +147,35 @@ def test_bad_input_gives_clear_errors() -> None:
         train_tokenizer(["just a string"], config)  # type: ignore[list-item]
     with pytest.raises(TrainingError, match="Lower vocab_size"):
         train_tokenizer([("Python", "x = 1\n")], TokenizerConfig(vocab_size=5000))
+
+
+def test_same_corpus_in_any_order_gives_the_same_model(real_files: pa.Table) -> None:
+    """Sampling selects by hash of file ids and orders the sample itself: the model does
+    not depend on how the corpus was scanned."""
+    config = TokenizerConfig(vocab_size=1000, sample_bytes=1_500_000, num_threads=2)
+    first = train_tokenizer(sample_documents(real_files, config), config)
+    order = list(range(real_files.num_rows))
+    random.Random(7).shuffle(order)
+    shuffled = real_files.take(order)
+    batches = iter(shuffled.to_batches(max_chunksize=64))
+    again = train_tokenizer(sample_documents(batches, config, language_bytes(shuffled)), config)
+    assert again.sha256 == first.sha256
+    assert 500_000 < first.stats.bytes <= 1_500_000
+
+
+def test_unigram_keeps_its_thread_count() -> None:
+    text = (
+        "def area(radius):\n    return 3.14159 * radius ** 2\n"
+        "class Circle:\n    def __init__(self, radius):\n        self.radius = radius\n"
+        "for item in items:\n    print(item.name, item.total, sep=', ')\n"
+    ) * 40
+    config = TokenizerConfig(model_type="unigram", vocab_size=300, num_threads=1)
+    model = train_tokenizer([("Python", text)], config)
+    tokenizer = model.load()
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model.model_bytes)
+    assert proto.trainer_spec.model_type == proto.trainer_spec.UNIGRAM
+    assert proto.trainer_spec.HasField("num_threads")  # it changes unigram's pieces
