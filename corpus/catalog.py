@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 #: Tables of a dataset, by role (see DESIGN.md "Catalog and versions").
 RAW, DECISIONS, FILES, VERSIONS = "raw", "decisions", "files", "versions"
-MINHASH = "minhash"
+MINHASH, SHARDS = "minhash", "shards"
 MAX_COMMIT_ATTEMPTS = 20
 
 

@@ -14,9 +14,11 @@ from typing import Any, Self
 import yaml
 
 from corpus.errors import ConfigError
+from corpus.tokens import ShardsConfig
 from dedup.config import DedupConfig
 from heuristics.config import HeuristicsConfig
 from heuristics.license_config import LicenseConfig
+from tokenizer.config import TokenizerConfig
 
 MiB = 1 << 20
 
@@ -50,6 +52,10 @@ class CurationConfig:
     """Quality heuristics: preset, language selection, rules, thresholds, formatters."""
     dedup: DedupConfig = field(default_factory=DedupConfig)
     """Exact and MinHash near-deduplication of the files the other stages kept."""
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    """SentencePiece training settings and how its sample is drawn."""
+    shards: ShardsConfig = field(default_factory=ShardsConfig)
+    """Token counts and Megatron shards of the kept files (and which tokenizer)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -62,7 +68,12 @@ class CurationConfig:
         sections = {}
         for name, value in data.items():
             section_cls = known[name].default_factory  # type: ignore[misc]
-            sections[name] = _section(section_cls, name, value or {})
+            if hasattr(section_cls, "from_dict"):  # sections that validate their own fields
+                if not isinstance(value or {}, dict):
+                    raise ConfigError(f"config section {name!r} must be a mapping")
+                sections[name] = section_cls.from_dict(value or {})
+            else:
+                sections[name] = _section(section_cls, name, value or {})
         return cls(**sections)
 
     @classmethod

