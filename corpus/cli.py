@@ -9,6 +9,7 @@ import typer
 from corpus.cli_dedup import dedup_app
 from corpus.cli_heuristics import heuristics_app
 from corpus.cli_licenses import licenses_app, optout_app
+from corpus.cli_tokenizer import shards_app, tokenizer_app
 from corpus.errors import CodecorpusError, ConfigError
 
 app = typer.Typer(
@@ -22,6 +23,8 @@ app.add_typer(licenses_app)
 app.add_typer(optout_app, name="optout")
 app.add_typer(heuristics_app, name="heuristics")
 app.add_typer(dedup_app, name="dedup")
+app.add_typer(tokenizer_app, name="tokenizer")
+app.add_typer(shards_app, name="shards")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)
@@ -118,7 +121,14 @@ def curate(
 
     from corpus.catalog import Catalog
     from corpus.curate import curate as run_curate
-    from corpus.render import console, dedup_line, step_printer, tally_table, unit_progress
+    from corpus.render import (
+        console,
+        dedup_line,
+        step_printer,
+        tally_table,
+        tokens_line,
+        unit_progress,
+    )
 
     runner = replace(_runner(workers, ray_address, engine), partitions=partitions)
     with unit_progress("curate") as progress:
@@ -128,6 +138,7 @@ def curate(
         )  # fmt: skip
     console.print(tally_table(f"{dataset} version {version}", report.summary.tally))
     console.print(dedup_line(report.dedup))
+    console.print(tokens_line(report.version.stats))
     console.print(
         f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]})"
     )
@@ -162,7 +173,7 @@ def versions_list(dataset: Annotated[str, typer.Argument()]) -> None:
 def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
     """Lineage and statistics of one version."""
     from corpus.catalog import Catalog
-    from corpus.render import cluster_table, console, dedup_line, tally_table
+    from corpus.render import cluster_table, console, dedup_line, tally_table, tokens_line
     from corpus.tally import Tally
     from corpus.versions import Registry
 
@@ -178,6 +189,7 @@ def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
     console.print(tally_table(f"{dataset}@{name}", Tally.from_rows(version.stats["tally"])))
     dedup = version.stats.get("dedup", {})
     console.print(dedup_line(dedup))
+    console.print(tokens_line(version.stats))
     if dedup.get("near"):
         console.print(cluster_table(dedup))
 

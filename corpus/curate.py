@@ -334,14 +334,19 @@ def commit_version_rows(
     version: str,
     rows: list[dict],
     schema: pa.Schema,
+    tokenizer: str | None = None,
 ) -> int:
-    """Replace a version's rows of a small table (the shard manifest); returns the snapshot."""
-    from pyiceberg.expressions import EqualTo
+    """Replace a version's rows (of one tokenizer, if given) of a small table (the shard
+    manifest); returns the snapshot."""
+    from pyiceberg.expressions import And, EqualTo
 
     table = pa.Table.from_pylist([{**r, "version": version} for r in rows], schema=schema)
 
     def replace(iceberg_table, tx) -> None:
-        tx.delete(EqualTo("version", version))
+        condition = EqualTo("version", version)
+        if tokenizer is not None:
+            condition = And(condition, EqualTo("tokenizer", tokenizer))
+        tx.delete(condition)
         if table.num_rows:
             tx.append(table)
 

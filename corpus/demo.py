@@ -6,7 +6,14 @@ from corpus.catalog import Catalog
 from corpus.config import CurationConfig, RunnerConfig
 from corpus.curate import curate
 from corpus.ingest import ingest
-from corpus.render import console, dedup_line, human_bytes, tally_table, unit_progress
+from corpus.render import (
+    console,
+    dedup_line,
+    human_bytes,
+    tally_table,
+    tokens_line,
+    unit_progress,
+)
 from corpus.samples import build_sample_corpus
 from corpus.settings import Settings
 from corpus.sources import Layout
@@ -64,6 +71,7 @@ def run_demo(max_bytes: int = 64 << 20, workers: int | None = None) -> None:
         f"(per rule and language: codecorpus heuristics report {DATASET})"
     )
     console.print(dedup_line(result.dedup))
+    console.print(tokens_line(result.version.stats))
     stats = result.version.stats
     console.print(
         f"[bold green]published[/] {DATASET}@{name}: {stats['kept_files']:,} of "

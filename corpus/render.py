@@ -118,3 +118,19 @@ def cluster_table(stats: dict) -> Table:
         for lang, files in sorted(languages.items(), key=lambda kv: -kv[1]):
             table.add_row(f"{reason} {lang}", f"{files:,}")
     return table
+
+
+def tokens_line(stats: dict) -> str:
+    """Tokens per language, the tokenizer and the shards of a version's stats."""
+    if not stats.get("tokens_by_language"):
+        return "tokens: not counted (shards disabled or nothing kept)"
+    by_lang = ", ".join(
+        f"{lang} {tokens:,}"
+        for lang, tokens in sorted(stats["tokens_by_language"].items(), key=lambda kv: -kv[1])
+    )
+    shards = stats.get("shards", {})
+    return (
+        f"tokens: {stats['tokens']:,} ({by_lang}) with tokenizer {stats['tokenizer'][:12]}; "
+        f"{shards.get('count', 0)} shards, {shards.get('train_documents', 0):,} train and "
+        f"{shards.get('validation_documents', 0):,} validation documents"
+    )

@@ -1,0 +1,150 @@
+"""Tokens inside `codecorpus curate`: a trained tokenizer, exact counts, shards, reuse."""
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+
+from corpus.catalog import SHARDS, Catalog
+from corpus.config import CurationConfig, RunnerConfig
+from corpus.curate import curate
+from corpus.errors import ConfigError
+from corpus.ingest import ingest
+from corpus.settings import Settings
+from corpus.sources import Layout
+from corpus.tokenize_version import count_tokens, write_version_shards
+from corpus.tokenizers import TokenizerNotFound, TokenizerStore
+from corpus.versions import Registry, scan_version
+from tokenizer.model import CodeTokenizer
+from tokenizer.shards import ShardReader, split_of
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
+
+#: Small vocabulary and a 25% validation share so both splits have repositories.
+CONFIG = {"tokenizer": {"vocab_size": 3000}, "shards": {"validation_fraction": 0.25}}
+
+
+def _curate(root: Path, home: Path, name: str = "v1", partitions: int = 8, **extra) -> Catalog:
+    catalog = Catalog(Settings(home=home))
+    runner = RunnerConfig(partitions=partitions)
+    config = CurationConfig.from_dict({**CONFIG, **extra})
+    if not catalog.has_table("ds", "raw"):
+        ingest([str(root)], "ds", catalog, runner=runner, layout=Layout.REPOS)
+    curate("ds", name, catalog, config, runner)
+    return catalog
+
+
+@pytest.fixture(scope="module")
+def curated(sample_corpus, tmp_path_factory) -> Catalog:
+    root, _ = sample_corpus
+    return _curate(root, tmp_path_factory.mktemp("tokens"))
+
+
+def _decisions(catalog: Catalog, name: str = "v1"):
+    version = Registry(catalog, "ds").get(name)
+    return scan_version(catalog, "ds", version).to_arrow(), version
+
+
+def test_counts_per_file_per_language_and_over_shards_agree(curated: Catalog) -> None:
+    decisions, version = _decisions(curated)
+    kept = decisions.filter(pc.is_null(decisions["drop_reason"]))
+    assert pc.all(pc.is_valid(kept["tokens"])).as_py()
+    assert decisions.filter(pc.is_valid(decisions["drop_reason"]))["tokens"].null_count == (
+        decisions.num_rows - kept.num_rows
+    )
+    by_lang = Counter()
+    for lang, tokens in zip(kept["lang"].to_pylist(), kept["tokens"].to_pylist(), strict=True):
+        by_lang[lang or "unknown"] += tokens
+    assert dict(by_lang) == version.stats["tokens_by_language"]
+    for lang, tokens in by_lang.items():
+        assert version.stats["languages"][lang]["tokens"] == tokens
+    # the same counts again, from the stored files, in other processes
+    sha, recount = count_tokens(curated, "ds", "v1")
+    assert sha == version.lineage["tokenizer"]
+    assert {k: v["tokens"] for k, v in recount.items()} == dict(by_lang)
+
+    manifest = curated.table("ds", SHARDS).scan().to_arrow()
+    documents = []
+    for row in manifest.to_pylist():
+        reader = ShardReader(row["prefix"])
+        assert reader.document_count == row["documents"] == len(reader)
+        documents.extend(len(reader[i]) for i in range(len(reader)))
+        assert sum(len(reader[i]) for i in range(len(reader))) == row["tokens"]
+    # each kept file is one document: its tokens plus the end-of-document token
+    assert sorted(documents) == sorted(t + 1 for t in kept["tokens"].to_pylist())
+    assert sum(manifest["tokens"].to_pylist()) == version.stats["tokens"] + kept.num_rows
+
+
+def test_repositories_never_straddle_splits(curated: Catalog) -> None:
+    decisions, _ = _decisions(curated)
+    kept = decisions.filter(pc.is_null(decisions["drop_reason"]))
+    expected = Counter()
+    for repo, tokens in zip(kept["repo"].to_pylist(), kept["tokens"].to_pylist(), strict=True):
+        expected[str(split_of(repo, 0.25, 0))] += tokens + 1
+    manifest = curated.table("ds", SHARDS).scan().to_arrow()
+    written = Counter()
+    for split, tokens in zip(
+        manifest["split"].to_pylist(), manifest["tokens"].to_pylist(), strict=True
+    ):
+        written[split] += tokens
+    assert written == expected and set(written) == {"train", "validation"}
+
+
+def test_shard_documents_decode_to_the_kept_files(curated: Catalog) -> None:
+    _, version = _decisions(curated)
+    files = scan_version(curated, "ds", version, "files").to_arrow()
+    contents = set(files["content"].to_pylist())
+    model = TokenizerStore(curated.settings.resolved_warehouse()).load(version.lineage["tokenizer"])
+    tokenizer = CodeTokenizer(model)
+    row = curated.table("ds", SHARDS).scan().to_arrow().to_pylist()[0]
+    reader = ShardReader(row["prefix"])
+    for i in range(min(len(reader), 20)):
+        ids = np.asarray(reader[i])
+        assert ids[-1] == tokenizer.eod_id
+        assert tokenizer.decode(ids[:-1]) in contents
+
+
+def test_same_tokenizer_whatever_the_partitions_and_reuse_by_id(
+    sample_corpus, curated: Catalog, tmp_path: Path
+) -> None:
+    root, _ = sample_corpus
+    _, version = _decisions(curated)
+    other = _curate(root, tmp_path / "p3", partitions=3)
+    _, again = _decisions(other)
+    assert again.lineage["tokenizer"] == version.lineage["tokenizer"]
+    assert again.stats["tokens_by_language"] == version.stats["tokens_by_language"]
+    # a second version reusing the stored tokenizer by its prefix trains nothing
+    sha = version.lineage["tokenizer"]
+    store = TokenizerStore(other.settings.resolved_warehouse())
+    before = store.list()
+    _curate(
+        root,
+        tmp_path / "p3",
+        name="v2",
+        shards={"tokenizer": sha[:10], "validation_fraction": 0.25},
+    )
+    _, reused = _decisions(other, "v2")
+    assert reused.lineage["tokenizer"] == sha and store.list() == before
+    with pytest.raises(TokenizerNotFound, match="no stored tokenizer"):
+        store.resolve("deadbeefdeadbeef")
+
+
+def test_shards_of_another_tokenizer_are_added_once(curated: Catalog) -> None:
+    _, version = _decisions(curated)
+    sha = version.lineage["tokenizer"]
+    before = curated.table("ds", SHARDS).scan().to_arrow().num_rows
+    for _ in range(2):  # rewriting replaces the rows of (version, tokenizer)
+        _, rows = write_version_shards(curated, "ds", "v1", sha)
+    after = curated.table("ds", SHARDS).scan().to_arrow()
+    assert after.num_rows == len(rows)
+    assert sum(after["tokens"].to_pylist()) == version.stats["tokens"] + sum(
+        r["documents"] for r in rows
+    )
+    assert before >= 1
+
+
+def test_bad_shard_settings_name_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"shards\.validation_fraction"):
+        CurationConfig.from_dict({"shards": {"validation_fraction": 1.5}})
