@@ -13,7 +13,7 @@ import io
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import sentencepiece as spm
@@ -57,6 +57,16 @@ class TrainedTokenizer:
 
     def load(self) -> CodeTokenizer:
         return CodeTokenizer(self.model_bytes)
+
+    def describe(self) -> dict[str, object]:
+        """JSON-ready record of the model (what a catalog stores beside its bytes)."""
+        return {
+            "sha256": self.sha256,
+            "config_fingerprint": self.config.fingerprint(),
+            "config": self.config.to_dict(),
+            "stats": asdict(self.stats),
+            "model_bytes": len(self.model_bytes),
+        }
 
     def save(self, path: str | Path) -> Path:
         """Write the model file (loadable by any SentencePiece) and return its path."""

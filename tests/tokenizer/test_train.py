@@ -1,6 +1,7 @@
 """Training: exact round trips on real code of the 20 reference languages, the same model
 for the same config and sample, newlines and indentation as pieces, clear errors."""
 
+import json
 import random
 
 import pyarrow as pa
@@ -105,6 +106,10 @@ def test_model_settings_suit_code(real_files: pa.Table, trained: TrainedTokenize
     assert trained.stats.documents == real_files.num_rows
     assert sum(trained.stats.documents_by_language.values()) == real_files.num_rows
     assert sum(trained.stats.bytes_by_language.values()) == trained.stats.bytes
+    record = json.loads(json.dumps(trained.describe()))
+    assert record["sha256"] == trained.sha256
+    assert record["config"]["vocab_size"] == SMALL_CONFIG.vocab_size
+    assert record["stats"]["documents"] == real_files.num_rows
 
 
 def test_same_config_and_sample_give_the_same_model(
