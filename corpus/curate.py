@@ -303,12 +303,18 @@ def token_stats(calls: list[dict], shards: list[dict], stats: dict, sha: str | N
     """Tokens per language (into stats["languages"]), the tokenizer and the shard summary."""
     if sha is None:
         return {"tokens": None}
-    by_lang = _sum_counts([call.get("tokens_by_lang", {}) for call in calls])
+    by_lang: dict[str, int] = {}
+    chars: dict[str, int] = {}
+    for call in calls:
+        for lang, entry in call.get("tokens_by_lang", {}).items():
+            by_lang[lang] = by_lang.get(lang, 0) + entry["tokens"]
+            chars[lang] = chars.get(lang, 0) + entry["chars"]
+    by_lang = dict(sorted(by_lang.items()))
     for lang, tokens in by_lang.items():
         entry = stats["languages"].setdefault(lang, {"files": 0, "bytes": 0})
         entry["tokens"] = tokens
-        if entry.get("bytes"):
-            entry["bytes_per_token"] = round(entry["bytes"] / tokens, 3) if tokens else None
+        entry["chars_per_token"] = round(chars[lang] / tokens, 3) if tokens else None
+        entry["bytes_per_token"] = round(entry["bytes"] / tokens, 3) if tokens else None
     splits = _sum_counts(
         [
             {f"{s['split']}_tokens": s["tokens"], f"{s['split']}_documents": s["documents"]}

@@ -218,11 +218,19 @@ def finish_step(
     return result
 
 
-def _tokens_by_lang(kept: pa.Table) -> dict[str, int]:
+def _tokens_by_lang(kept: pa.Table) -> dict[str, dict[str, int]]:
+    """Tokens and characters of the kept files per language (fertility = chars / tokens)."""
     if kept.num_rows == 0:
         return {}
-    frame = pl.DataFrame({"lang": pc.fill_null(kept["lang"], "unknown"), "t": kept["tokens"]})
-    return {k: int(v) for k, v in frame.group_by("lang").agg(pl.col("t").sum()).iter_rows()}
+    frame = pl.DataFrame(
+        {
+            "lang": pc.fill_null(kept["lang"], "unknown"),
+            "tokens": kept["tokens"],
+            "chars": pc.utf8_length(kept["content"]),
+        }
+    )
+    totals = frame.group_by("lang").agg(pl.col("tokens").sum(), pl.col("chars").sum())
+    return {lang: {"tokens": int(t), "chars": int(c)} for lang, t, c in totals.iter_rows()}
 
 
 def _read_bytes(uri: str) -> bytes:

@@ -60,6 +60,11 @@ def test_counts_per_file_per_language_and_over_shards_agree(curated: Catalog) ->
     assert dict(by_lang) == version.stats["tokens_by_language"]
     for lang, tokens in by_lang.items():
         assert version.stats["languages"][lang]["tokens"] == tokens
+    files = scan_version(curated, "ds", version, "files").to_arrow()
+    python = files.filter(pc.equal(files["lang"], "Python"))
+    chars = sum(pc.utf8_length(python["content"]).to_pylist())
+    fertility = version.stats["languages"]["Python"]["chars_per_token"]
+    assert fertility == round(chars / by_lang["Python"], 3) and 2 < fertility < 10
     # the same counts again, from the stored files, in other processes
     sha, recount = count_tokens(curated, "ds", "v1")
     assert sha == version.lineage["tokenizer"]
