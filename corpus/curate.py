@@ -284,6 +284,7 @@ def _tokenizer(
                 train.to_dict(),
                 store.root,
                 record,
+                config.shards.shrink_vocab,
             )
         ],
         lambda results: results[0],

@@ -9,7 +9,9 @@ sample as `tokenizer.sample.sample_documents`, whatever the partitioning. The
 finish step then encodes every kept file once, for its token count and its shard.
 """
 
-from dataclasses import dataclass, field
+import logging
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,8 @@ from corpus.errors import ConfigError
 from dedup.exchange import read_folder, write_table
 from tokenizer.config import MB, TokenizerConfig
 from tokenizer.sample import language_targets, selection_key
+
+log = logging.getLogger(__name__)
 
 CANDIDATE_SCHEMA = pa.schema([("lang", pa.string()), ("key", pa.uint64()), ("text", pa.string())])
 
@@ -38,6 +42,9 @@ class ShardsConfig:
     """Share of repositories (by hash, never split across) in the validation split."""
     split_seed: int = 0
     """Seed of the repository hash that picks the split."""
+    shrink_vocab: bool = True
+    """When the kept files are too few for `tokenizer.vocab_size` pieces, train the largest
+    vocabulary SentencePiece supports on them (recorded in the version) instead of failing."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.validation_fraction < 1.0:
@@ -88,10 +95,16 @@ def write_candidates(
 
 
 def train_from_candidates(
-    folder: str, targets: dict[str, int], config: dict, store_root: str, record: dict
+    folder: str,
+    targets: dict[str, int],
+    config: dict,
+    store_root: str,
+    record: dict,
+    allow_smaller: bool = True,
 ) -> dict[str, Any]:
     """Take candidates in hash order up to each language's target; train; store the model."""
     from corpus.tokenizers import TokenizerStore
+    from tokenizer.errors import TrainingError
     from tokenizer.train import train_tokenizer
 
     tokenizer_config = TokenizerConfig.from_dict(config)
@@ -109,7 +122,19 @@ def train_from_candidates(
             used[lang] = used.get(lang, 0) + len(text.encode())
             yield lang, text
 
-    trained = train_tokenizer(sample(), tokenizer_config)
+    try:
+        trained = train_tokenizer(sample(), tokenizer_config)
+    except TrainingError as exc:
+        # A small corpus cannot fill a 32k vocabulary: SentencePiece names the largest it
+        # supports. Train that one (recorded in the result) rather than fail the run.
+        largest = re.search(r"value <= (\d+)", str(exc.__cause__ or exc))
+        if largest is None or not allow_smaller:
+            raise
+        used.clear()
+        log.warning("vocab_size %d too large for this sample; training %s pieces instead",
+                    tokenizer_config.vocab_size, largest.group(1))  # fmt: skip
+        tokenizer_config = replace(tokenizer_config, vocab_size=int(largest.group(1)))
+        trained = train_tokenizer(sample(), tokenizer_config)
     sha = TokenizerStore(store_root.rsplit("/_tokenizers", 1)[0]).save(
         trained.model_bytes, {**trained.describe(), **record}
     )

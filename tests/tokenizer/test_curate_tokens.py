@@ -17,6 +17,7 @@ from corpus.sources import Layout
 from corpus.tokenize_version import count_tokens, write_version_shards
 from corpus.tokenizers import TokenizerNotFound, TokenizerStore
 from corpus.versions import Registry, scan_version
+from tokenizer.errors import TrainingError
 from tokenizer.model import CodeTokenizer
 from tokenizer.shards import ShardReader, split_of
 
@@ -153,3 +154,21 @@ def test_shards_of_another_tokenizer_are_added_once(curated: Catalog) -> None:
 def test_bad_shard_settings_name_the_field() -> None:
     with pytest.raises(ConfigError, match=r"shards\.validation_fraction"):
         CurationConfig.from_dict({"shards": {"validation_fraction": 1.5}})
+
+
+def test_small_corpus_trains_the_largest_vocabulary_it_supports(sample_corpus, tmp_path) -> None:
+    root, _ = sample_corpus
+    catalog = Catalog(Settings(home=tmp_path))
+    ingest([str(root)], "ds", catalog, layout=Layout.REPOS)
+    too_many = {"tokenizer": {"vocab_size": 200_000}}
+    strict = CurationConfig.from_dict({**too_many, "shards": {"shrink_vocab": False}})
+    with pytest.raises(TrainingError, match="vocab"):
+        curate("ds", "strict", catalog, strict)
+    assert not Registry(catalog, "ds").exists("strict")  # a failed run publishes nothing
+    curate("ds", "v1", catalog, CurationConfig.from_dict(too_many))
+    version = Registry(catalog, "ds").get("v1")
+    record = TokenizerStore(catalog.settings.resolved_warehouse()).record(
+        version.lineage["tokenizer"]
+    )
+    assert 1000 < record["config"]["vocab_size"] < 200_000
+    assert version.stats["tokens"] > 0
