@@ -136,6 +136,8 @@ def curate(
                     on_progress(staged, len(units))
             first = staged.to_table().to_pylist()[0]
             write_marker(join(run, "steps", "stages"), first)
+            if on_step is not None:
+                on_step("stages", {"files": first["seen"], "bytes": first["bytes_seen"]})
         elif on_step is not None:
             on_step("stages", {"resumed": True})
         dedup_stats: dict[str, Any] = {}
@@ -180,6 +182,8 @@ def curate(
             ],
             combine=lambda results: {"calls": results},
         )
+        if on_step is not None:
+            on_step("finish", {"partitions": runner.partitions})
     summary = _final_summary(first, finished["calls"])
     properties = {"codecorpus.version": version_name}
     decisions_snapshot = commit_version_files(
@@ -232,6 +236,8 @@ def curate(
             "shards_snapshot_id": shards_snapshot,
         },
     )
+    if on_step is not None:  # every table committed; the version is not visible yet
+        on_step("committed", {"decisions_snapshot_id": decisions_snapshot})
     registry.register(version)
     delete_folder(run)  # stage checkpoints are only needed until the version is published
     return CurateReport(version, summary, stats["dedup"])

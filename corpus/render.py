@@ -4,7 +4,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from corpus.summary import CallSummary
@@ -27,7 +34,8 @@ def unit_progress(label: str) -> Iterator[Callable[[CallSummary, int], None]]:
     """A progress bar over units of work showing files and bytes seen."""
     columns = (
         TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(),
     )  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(label, total=None, detail="starting Ray")
@@ -101,7 +109,9 @@ def step_printer() -> Callable[[str, dict], None]:
         if result.get("resumed"):
             console.print(f"[dim]{name}: resumed from checkpoint[/]")
         elif "seconds" in result:
-            console.print(f"[dim]{name}: {result['seconds']:.2f} s[/]")
+            console.print(f"[dim]{name}: done in {result['seconds']:.2f} s[/]")
+        else:
+            console.print(f"[dim]{name}: done[/]")
 
     return show
 
