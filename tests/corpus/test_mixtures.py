@@ -1,0 +1,52 @@
+"""Mixtures resolve to a version's train shards with exact unique tokens and epochs."""
+
+import pytest
+
+from corpus.catalog import SHARDS, Catalog
+from corpus.config import CurationConfig
+from corpus.curate import curate
+from corpus.errors import ConfigError
+from corpus.ingest import ingest
+from corpus.mixtures import MixtureNotFound, create_mixture, get_mixture
+from corpus.settings import Settings
+from corpus.sources import Layout
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
+
+
+@pytest.fixture(scope="module")
+def catalog(sample_corpus, tmp_path_factory) -> Catalog:
+    root, _ = sample_corpus
+    catalog = Catalog(Settings(home=tmp_path_factory.mktemp("mixtures")))
+    ingest([str(root)], "ds", catalog, layout=Layout.REPOS)
+    config = {"tokenizer": {"vocab_size": 3000}, "shards": {"validation_fraction": 0.2}}
+    curate("ds", "v1", catalog, CurationConfig.from_dict(config))
+    return catalog
+
+
+def test_mixture_resolves_shards_unique_tokens_and_epochs(catalog: Catalog) -> None:
+    manifest = catalog.table("ds", SHARDS).scan().to_arrow().to_pylist()
+    train = [row for row in manifest if row["split"] == "train"]
+    langs = sorted({row["lang"] for row in train})
+    assert "Python" in langs
+    unique = sum(r["tokens"] - r["documents"] for r in train if r["lang"] == "Python")
+    mixture = create_mixture(catalog, "ds", "v1", {"Python": 3.0}, token_budget=3 * unique)
+    again = get_mixture(catalog, mixture.id)
+    assert again.to_dict() == mixture.to_dict()  # resolved the same way on every read
+    (component,) = again.components
+    assert component.unique_tokens == unique and component.epochs == pytest.approx(3.0)
+    assert {s["prefix"] for s in component.shards} == {
+        r["prefix"] for r in train if r["lang"] == "Python"
+    }
+    assert again.plan["tokens"] == pytest.approx(3 * unique)
+
+
+def test_bad_mixtures_are_refused(catalog: Catalog) -> None:
+    with pytest.raises(ConfigError, match="languages with shards"):
+        create_mixture(catalog, "ds", "v1", {"Haskell": 1.0}, token_budget=10)
+    with pytest.raises(ConfigError, match="positive"):
+        create_mixture(catalog, "ds", "v1", {"Python": 0.0}, token_budget=10)
+    with pytest.raises(ConfigError, match="token_budget"):
+        create_mixture(catalog, "ds", "v1", {"Python": 1.0}, token_budget=0)
+    with pytest.raises(MixtureNotFound):
+        get_mixture(catalog, "f" * 32)
