@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from corpus.cli_dedup import dedup_app
+from corpus.cli_diff_export import export_command, versions_diff
 from corpus.cli_heuristics import heuristics_app
 from corpus.cli_licenses import licenses_app, optout_app
 from corpus.cli_tokenizer import shards_app, tokenizer_app
@@ -25,6 +26,8 @@ app.add_typer(heuristics_app, name="heuristics")
 app.add_typer(dedup_app, name="dedup")
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(shards_app, name="shards")
+versions_app.command("diff")(versions_diff)
+app.command("export")(export_command)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)
