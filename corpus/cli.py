@@ -10,6 +10,7 @@ from corpus.cli_dedup import dedup_app
 from corpus.cli_diff_export import export_command, versions_diff
 from corpus.cli_heuristics import heuristics_app
 from corpus.cli_licenses import licenses_app, optout_app
+from corpus.cli_plan import plan
 from corpus.cli_tokenizer import shards_app, tokenizer_app
 from corpus.errors import CodecorpusError, ConfigError
 
@@ -28,6 +29,7 @@ app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(shards_app, name="shards")
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
+app.command("plan")(plan)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)

@@ -162,6 +162,25 @@ def _resolve(catalog: Catalog, mixture: Mixture) -> Mixture:
     return mixture
 
 
+def unique_tokens(
+    catalog: Catalog, dataset: str, version: str, tokenizer: str | None = None
+) -> dict[str, int]:
+    """Unique train tokens per language of a version's shards (EOD tokens excluded)."""
+    found = Registry(catalog, dataset).get(version)
+    sha = tokenizer or found.lineage.get("tokenizer")
+    if not sha:
+        raise ConfigError(f"version {version!r} has no tokenizer; give one explicitly")
+    rows = (
+        catalog.table(dataset, SHARDS)
+        .scan(row_filter=And(EqualTo("version", version), EqualTo("tokenizer", sha)))
+        .to_arrow()
+    )
+    unique: dict[str, int] = {}
+    for row in rows.filter(pc.equal(rows["split"], "train")).to_pylist():
+        unique[row["lang"]] = unique.get(row["lang"], 0) + row["tokens"] - row["documents"]
+    return dict(sorted(unique.items()))
+
+
 def _public(shard: dict[str, Any]) -> dict[str, Any]:
     keys = ("prefix", "bin_sha256", "idx_sha256", "bin_bytes", "tokens", "documents", "dtype")
     return {k: shard[k] for k in keys}

@@ -50,3 +50,19 @@ def test_bad_mixtures_are_refused(catalog: Catalog) -> None:
         create_mixture(catalog, "ds", "v1", {"Python": 1.0}, token_budget=0)
     with pytest.raises(MixtureNotFound):
         get_mixture(catalog, "f" * 32)
+
+
+def test_plan_command_prints_epochs_and_warns(catalog: Catalog) -> None:
+    from typer.testing import CliRunner
+
+    from corpus.cli import app
+    from corpus.mixtures import unique_tokens
+
+    unique = unique_tokens(catalog, "ds", "v1")["Python"]
+    env = {"CODECORPUS_HOME": str(catalog.settings.home)}
+    args = ["plan", "-d", "ds", "-v", "v1", "-w", "Python=1", "--tokens", str(6 * unique)]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "6.00" in result.output and "epochs > 4" in result.output
+    bad = CliRunner().invoke(app, ["plan", "-d", "ds", "-v", "v1", "-w", "Python"], env=env)
+    assert bad.exit_code != 0 and "LANGUAGE=NUMBER" in str(bad.exception)
