@@ -9,6 +9,7 @@ import typer
 from corpus.cli_dedup import dedup_app
 from corpus.cli_diff_export import export_command, versions_diff
 from corpus.cli_heuristics import heuristics_app
+from corpus.cli_keys import api_app
 from corpus.cli_licenses import licenses_app, optout_app
 from corpus.cli_plan import plan
 from corpus.cli_tokenizer import shards_app, tokenizer_app
@@ -27,6 +28,7 @@ app.add_typer(heuristics_app, name="heuristics")
 app.add_typer(dedup_app, name="dedup")
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(shards_app, name="shards")
+app.add_typer(api_app)  # `keys` and `serve`
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)

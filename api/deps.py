@@ -1,0 +1,59 @@
+"""Dependencies routes declare through `Annotated` aliases (the FastAPI template's style)."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from api.caching import Cached
+from api.settings import ApiSettings, get_settings
+from api.state import AppState
+from corpus.catalog import Catalog
+from corpus.versions import Version
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.codecorpus
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+def get_catalog(state: StateDep) -> Catalog:
+    return state.catalog
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+DatasetPath = Annotated[str, Path(description="Dataset name (GET /v1/datasets lists them)")]
+VersionPath = Annotated[str, Path(description="Version name (GET .../versions lists them)")]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="ETags from earlier answers; a match is answered 304 Not Modified",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    dataset: str
+    version: Version
+
+
+def resolve_version(dataset: DatasetPath, version: VersionPath, state: StateDep) -> VersionRef:
+    """The published version the path names (404 problem otherwise)."""
+    return VersionRef(dataset, state.versions.get(dataset, version))
+
+
+VersionDep = Annotated[VersionRef, Depends(resolve_version)]
+
+
+def version_cache(request: Request, ref: VersionDep, if_none_match: IfNoneMatch = None) -> Cached:
+    """ETag of a version-resolved answer: the version's decisions snapshot plus the request."""
+    return Cached.for_request(request, if_none_match, ref.version.decisions_snapshot_id)
+
+
+VersionCache = Annotated[Cached, Depends(version_cache)]

@@ -1,0 +1,360 @@
+"""Public response schemas: what clients see, independent of the catalog's tables.
+
+Internal details (warehouse paths, source URIs, ingest ids) never appear here.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.keys import Scope
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# --- errors (RFC 9457) ---------------------------------------------------------------------
+
+
+class Problem(Schema):
+    """An error, as `application/problem+json` (RFC 9457)."""
+
+    type: str = Field(description="URI naming the kind of problem, urn:codecorpus:problem:<kind>")
+    title: str = Field(description="Short summary of the kind of problem")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong with this request and what to do")
+    instance: str = Field(description="The path (and query) of the request")
+
+
+class ValidationIssue(Schema):
+    location: list[str] = Field(description="Where: e.g. ['query', 'limit']")
+    message: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    """A request that did not validate (422), with every offending parameter."""
+
+    errors: list[ValidationIssue]
+
+
+# --- service -------------------------------------------------------------------------------
+
+
+class Health(Schema):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(Schema):
+    status: Literal["ready"] = "ready"
+    datasets: int = Field(description="Datasets in the catalog")
+
+
+# --- datasets and versions ------------------------------------------------------------------
+
+
+class DatasetSummary(Schema):
+    name: str
+    versions: int = Field(description="Published versions")
+    latest_version: str | None = Field(description="Name of the newest version, if any")
+
+
+class DatasetList(Schema):
+    datasets: list[DatasetSummary]
+
+
+class VersionSummary(Schema):
+    name: str
+    created_at: datetime
+    config_fingerprint: str
+    files: int = Field(description="Every file of the version, kept or dropped")
+    kept_files: int
+    kept_bytes: int
+    tokens: int | None = Field(description="Tokens of the kept files; null when not counted")
+    tokenizer: str | None = Field(description="sha256 of the version's tokenizer")
+
+
+class VersionList(Schema):
+    dataset: str
+    versions: list[VersionSummary] = Field(description="Oldest first")
+
+
+class Lineage(Schema):
+    raw_snapshot_id: int = Field(description="Snapshot of <ds>.raw the version was curated from")
+    decisions_snapshot_id: int
+    files_snapshot_id: int
+    shards_snapshot_id: int | None
+    minhash_snapshot_id: int | None
+    config_fingerprint: str
+    code_version: str
+    stages: list[str]
+    tokenizer: str | None
+    dedup_against: str | None = Field(description="Version whose MinHash signatures were reused")
+    opt_out_revision: int | None
+    opt_out_entries: int | None
+    spdx_license_list: str | None
+
+
+class LanguageTotals(Schema):
+    files: int
+    bytes: int
+    tokens: int | None = None
+    chars_per_token: float | None = None
+
+
+class Counts(Schema):
+    files: int
+    bytes: int
+
+
+class DedupSummary(Schema):
+    exact_removed: int
+    near_removed: int
+    near_clusters: int
+    candidates: int
+
+
+class ShardsSummary(Schema):
+    count: int
+    train_tokens: int = 0
+    train_documents: int = 0
+    validation_tokens: int = 0
+    validation_documents: int = 0
+
+
+class StatsSummary(Schema):
+    files: int
+    bytes: int
+    kept_files: int
+    kept_bytes: int
+    stripped_bytes: int = Field(description="Bytes formatters removed from kept files")
+    tokens: int | None
+    languages: dict[str, LanguageTotals] = Field(description="Kept files per language")
+    drop_reasons: dict[str, Counts] = Field(description="Dropped files per reason")
+    dedup: DedupSummary | None
+    shards: ShardsSummary | None
+
+
+class VersionDetail(Schema):
+    dataset: str
+    name: str
+    created_at: datetime
+    lineage: Lineage
+    config: dict[str, Any] = Field(description="The curation config the version was made with")
+    stats: StatsSummary
+
+
+class StatsRow(Schema):
+    """One group. `lang`/`drop_reason`/`kept` are present when grouped by them."""
+
+    lang: str | None = Field(default=None, description="'unknown' for unidentified files")
+    drop_reason: str | None = Field(default=None, description="null: kept")
+    kept: bool | None = None
+    files: int
+    bytes: int
+    kept_files: int | None = Field(default=None, description="When grouped by lang only")
+    kept_bytes: int | None = Field(default=None, description="When grouped by lang only")
+    tokens: int | None = Field(default=None, description="Tokens of the kept files of the group")
+    chars_per_token: float | None = None
+
+
+class StatsTotals(Schema):
+    files: int
+    bytes: int
+    kept_files: int
+    kept_bytes: int
+    tokens: int | None
+
+
+class VersionStats(Schema):
+    dataset: str
+    version: str
+    group_by: list[Literal["lang", "drop_reason"]]
+    totals: StatsTotals
+    rows: list[StatsRow]
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+class FileSummary(Schema):
+    file_id: str = Field(description="32 hex chars, stable for a repo + path")
+    repo: str
+    path: str
+    lang: str | None
+    size: int = Field(description="Bytes at the source")
+    license: str | None = Field(description="SPDX expression")
+    license_class: str | None = Field(description="permissive, non_permissive, no_license, ...")
+    kept: bool
+    drop_reason: str | None
+    dup_of: str | None = Field(description="file_id of the kept copy, for duplicates")
+    dup_cluster: str | None
+    tokens: int | None = Field(description="Tokens of a kept file with the version's tokenizer")
+    content_sha256: str | None
+    content: str | None = Field(
+        default=None, description="Only with content=true, and only kept files have it"
+    )
+
+
+class FilePage(Schema):
+    dataset: str
+    version: str
+    files: list[FileSummary] = Field(description="Ordered by file_id")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
+
+
+class FileDetail(FileSummary):
+    extension: str | None
+    encoding: str | None
+    stars: int | None
+    forks: int | None
+    revision_date: datetime | None
+    source_licenses: list[str] | None
+    spdx_header: str | None
+    license_source: str | None
+    license_score: float | None
+    is_generated: bool
+    is_vendor: bool
+    formatter: str | None
+    stripped_bytes: int | None
+    signals: dict[str, float | int | bool | str | None] = Field(
+        description="Quality signals the heuristics computed for the file"
+    )
+
+
+# --- shards ---------------------------------------------------------------------------------
+
+
+class ShardFile(Schema):
+    sha256: str
+    bytes: int
+    url: str = Field(description="Download path (supports Range; ETag is the sha256)")
+
+
+class Shard(Schema):
+    shard_id: str = Field(description="16 hex chars, stable: derived from the files' sha256s")
+    lang: str
+    split: str
+    tokenizer: str
+    dtype: str
+    tokens: int
+    documents: int
+    bin: ShardFile
+    idx: ShardFile
+
+
+class ShardList(Schema):
+    dataset: str
+    version: str
+    shards: list[Shard]
+    tokens: int = Field(description="Tokens of the listed shards")
+    documents: int
+
+
+# --- diff -----------------------------------------------------------------------------------
+
+
+class DiffVersion(Schema):
+    name: str
+    created_at: str
+    files: int
+    kept_files: int
+    kept_bytes: int
+    tokens: int | None
+
+
+class Kept(Schema):
+    files: int
+    bytes: int
+    tokens: int | None
+
+
+class KeptPair(Schema):
+    a: Kept
+    b: Kept
+    delta: Kept
+
+
+class ChangedCounts(Counts):
+    bytes_delta: int
+
+
+class TransitionCounts(Schema):
+    kept_to_dropped: int
+    dropped_to_kept: int
+    reason_changed: int
+
+
+class DiffSummary(Schema):
+    added: Counts
+    removed: Counts
+    changed: ChangedCounts
+    unchanged: Counts
+    kept: KeptPair
+    transitions: TransitionCounts
+
+
+class LanguageDiff(Schema):
+    added: Counts
+    removed: Counts
+    changed: Counts
+    unchanged: Counts
+    kept: KeptPair
+
+
+class LineageChange(Schema):
+    a: Any
+    b: Any
+    changed: bool
+
+
+class ReasonDiff(Schema):
+    added: dict[str, Counts] = Field(description="B's decision on added files ('kept': none)")
+    removed: dict[str, Counts] = Field(description="A's decision on removed files")
+
+
+class Transition(Schema):
+    from_: str | None = Field(alias="from", description="A's drop reason; null: kept")
+    to: str | None = Field(description="B's drop reason; null: kept")
+    files: int
+    bytes: int
+
+
+class VersionDiff(Schema):
+    """What changed from version `a` to version `b` (see corpus.diff)."""
+
+    dataset: str
+    a: DiffVersion
+    b: DiffVersion
+    identical: bool
+    lineage: dict[str, LineageChange]
+    summary: DiffSummary
+    languages: dict[str, LanguageDiff]
+    reasons: ReasonDiff
+    transitions: list[Transition]
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+class ApiKeyInfo(Schema):
+    id: str
+    name: str
+    scopes: list[Scope]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyInfo):
+    token: str = Field(description="The secret; shown only in this response")
+
+
+class ApiKeyList(Schema):
+    keys: list[ApiKeyInfo]
+
+
+class ApiKeyCreate(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(min_length=1)

@@ -1,0 +1,46 @@
+"""Service settings, read from CODECORPUS_API_* (and the catalog's CODECORPUS_*) variables.
+
+Routes get them through `get_settings`, a cached dependency; `create_app(settings)`
+overrides it, so tests and embedders never touch the environment.
+"""
+
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from corpus.settings import Settings
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CODECORPUS_API_")
+
+    catalog: Settings = Field(default_factory=Settings)
+    """Where the catalog lives (CODECORPUS_HOME, CODECORPUS_CATALOG_URI, CODECORPUS_WAREHOUSE);
+    API keys are stored in the same database."""
+    anonymous_read: bool = False
+    """Serve read routes without an API key. Off by default: every route but /health,
+    /ready and /metrics needs a key with the read scope."""
+    page_size: int = Field(default=100, ge=1)
+    """Files per page when a request gives no `limit`."""
+    max_page_size: int = Field(default=1000, ge=1)
+    """Largest `limit` a file listing accepts without content."""
+    max_content_page_size: int = Field(default=100, ge=1)
+    """Largest `limit` a file listing accepts with `content=true` (pages carry file bodies)."""
+    download_chunk_bytes: int = Field(default=1 << 20, ge=4096)
+    """Bytes read per chunk when streaming a shard file."""
+
+    @model_validator(mode="after")
+    def _page_sizes(self) -> "ApiSettings":
+        if self.page_size > self.max_page_size:
+            raise ValueError(
+                f"CODECORPUS_API_PAGE_SIZE ({self.page_size}) exceeds "
+                f"CODECORPUS_API_MAX_PAGE_SIZE ({self.max_page_size}); lower it or raise the max"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> ApiSettings:
+    """The settings of the environment, read once (the dependency routes use)."""
+    return ApiSettings()
