@@ -14,8 +14,7 @@ def unsatisfiable(size: int, detail: str) -> Problem:
     return Problem(
         416,
         "range-not-satisfiable",
-        f"{detail}; the file has {size} bytes: ask for one range within "
-        f"bytes=0-{max(size - 1, 0)}",
+        f"{detail}; the file has {size} bytes: ask for one range within bytes=0-{max(size - 1, 0)}",
         headers={"Content-Range": f"bytes */{size}"},
     )
 

@@ -32,7 +32,8 @@ class VersionIndex:
         return [d for d in self.catalog.datasets() if self.catalog.has_table(d, RAW)]
 
     def versions(self, dataset: str) -> list[Version]:
-        if not self.catalog.has_table(dataset, RAW):
+        # membership first: arbitrary names (dots, blanks) never reach the catalog's parser
+        if dataset not in self.catalog.datasets() or not self.catalog.has_table(dataset, RAW):
             known = ", ".join(self.datasets()) or "none"
             raise DatasetNotFound(
                 f"dataset {dataset!r} does not exist (datasets: {known}); "

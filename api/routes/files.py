@@ -146,12 +146,17 @@ def list_files(
     repo: Annotated[str | None, Query(max_length=500, description="Repository, exactly")] = None,
     drop_reason: Annotated[
         str | None,
-        Query(max_length=100, description="A drop reason, or a stage prefix such as 'dedup:'"),
+        Query(
+            max_length=100,
+            pattern=REASON.pattern,
+            description="A drop reason, or a stage prefix such as 'dedup:'",
+        ),
     ] = None,
     kept: Annotated[bool | None, Query(description="Only kept (true) or dropped files")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Files per page")] = None,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="next_cursor of the previous page")
+        str | None,
+        Query(max_length=512, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor of a page"),
     ] = None,
     content: ContentFlag = False,
 ) -> Response:

@@ -83,7 +83,8 @@ def list_shards(
     catalog: CatalogDep,
     if_none_match: IfNoneMatch = None,
     tokenizer: Annotated[
-        str | None, Query(max_length=64, description="Tokenizer sha256 or a prefix (>= 8 hex)")
+        str | None,
+        Query(pattern=HEX.pattern, description="Tokenizer sha256 or a prefix (>= 8 hex)"),
     ] = None,
     lang: Annotated[str | None, Query(max_length=100, description="Language")] = None,
     split: Annotated[Literal["train", "validation"] | None, Query()] = None,
