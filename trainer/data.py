@@ -78,15 +78,15 @@ class ComponentSpec:
         object.__setattr__(self, "shards", refs)
         if not self.language:
             raise ConfigError("component language must be a non-empty name")
-        if not (isinstance(self.weight, int | float) and math.isfinite(self.weight)) or not (
-            self.weight > 0
-        ):
+        if not _is_positive(self.weight):
             raise ConfigError(f"weight of {self.language!r} must be positive, got {self.weight}")
         if not refs:
             raise ConfigError(f"component {self.language!r} has no shards: give its train shards")
-        if self.unique_budget is not None and self.unique_budget <= 0:
+        budget = self.unique_budget
+        if budget is not None and not (isinstance(budget, int | np.integer) and budget > 0):
             raise ConfigError(
-                f"unique_budget of {self.language!r} must be positive, got {self.unique_budget}"
+                f"unique_budget of {self.language!r} must be a positive integer or None, got "
+                f"{budget!r}"
             )
 
 
@@ -110,12 +110,11 @@ class MixtureSpec:
         names = [c.language for c in self.components]
         if len(set(names)) != len(names):
             raise ConfigError(f"languages must appear once in a mixture, got {names}")
-        if int(self.tokens) != self.tokens or self.tokens <= 0:
-            raise ConfigError(f"tokens must be a positive integer, got {self.tokens}")
-        if int(self.seq_len) != self.seq_len or self.seq_len < 2:
-            raise ConfigError(f"seq_len must be an integer >= 2, got {self.seq_len}")
-        if int(self.seed) != self.seed or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
+        for name, low in (("tokens", 1), ("seq_len", 2), ("seed", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+            object.__setattr__(self, name, int(value))
 
     @classmethod
     def from_mixture(
@@ -185,6 +184,14 @@ class MixtureSpec:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _is_positive(value: object) -> bool:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool) and math.isfinite(number) and number > 0
+
+
 def _shard_file(language: str, prefix: str, ext: str) -> Path:
     path = Path(f"{prefix}.{ext}")
     if not path.is_file():
@@ -212,7 +219,7 @@ def _permutation(key: np.uint64, n: int) -> np.ndarray:
     return np.argsort(_hashes(key, n), kind="stable")
 
 
-@dataclass
+@dataclass(eq=False)
 class DocumentOrder:
     """The run's document order for a spec: what is read, in which order, nothing more.
 
@@ -228,7 +235,10 @@ class DocumentOrder:
     """Per selected document: its sequence number in its shard."""
     doc_length: np.ndarray = field(init=False, repr=False)
     """Per selected document: its tokens, EOD included."""
+    doc_offset: np.ndarray = field(init=False, repr=False)
+    """Per selected document: where its tokens start in its shard's token array."""
     doc_language: np.ndarray = field(init=False, repr=False)
+    """Per selected document: index of its language in `languages`."""
     language: np.ndarray = field(init=False, repr=False)
     """Per occurrence: language index."""
     doc: np.ndarray = field(init=False, repr=False)
@@ -247,10 +257,9 @@ class DocumentOrder:
         self.languages = tuple(c.language for c in spec.components)
         self.targets = spec.token_targets()
         self.readers: list[ShardReader] = []
-        self._offsets: list[np.ndarray] = []
         tables = [self._select(c) for c in spec.components]
-        self.doc_shard, self.doc_index, self.doc_length = (
-            np.concatenate([t[k] for t in tables]) for k in range(3)
+        self.doc_shard, self.doc_index, self.doc_length, self.doc_offset = (
+            np.concatenate([t[k] for t in tables]) for k in range(4)
         )
         counts = [len(t[0]) for t in tables]
         self.doc_language = np.repeat(np.arange(len(tables), dtype=np.int16), counts)
@@ -258,29 +267,26 @@ class DocumentOrder:
             c.language: int(t[2].sum()) for c, t in zip(spec.components, tables, strict=True)
         }
         self._merge(np.cumsum([0, *counts]))
-        self.doc_offset = np.empty(len(self.doc_shard), np.int64)
-        """Per selected document: token offset of its first token in its shard."""
-        for shard, offsets in enumerate(self._offsets):
-            rows = np.flatnonzero(self.doc_shard == shard)
-            self.doc_offset[rows] = offsets[self.doc_index[rows]]
 
     def _select(self, component: ComponentSpec) -> tuple[np.ndarray, ...]:
-        """(shard, sequence, length) of the component's documents, subset to its budget."""
-        shard_ids, seqs, lengths, hashes = [], [], [], []
+        """(shard, sequence, length, token offset) of the component's documents, subset to
+        its budget."""
+        shard_ids, seqs, lengths, offsets, hashes = [], [], [], [], []
         for ref in component.shards:
             _shard_file(component.language, ref.prefix, "bin")
             _shard_file(component.language, ref.prefix, "idx")
             reader = ShardReader(ref.prefix)
             shard = len(self.readers)
             self.readers.append(reader)
-            self._offsets.append(reader.sequence_pointers // reader.dtype.itemsize)
             n = len(reader)
             shard_ids.append(np.full(n, shard, np.int32))
             seqs.append(np.arange(n, dtype=np.int64))
             lengths.append(reader.sequence_lengths.astype(np.int64))
+            offsets.append(reader.sequence_pointers // reader.dtype.itemsize)
             name = Path(ref.prefix).name
             hashes.append(_hashes(_key("subset", self.spec.seed, component.language, name), n))
-        shard, seq, length = (np.concatenate(a) for a in (shard_ids, seqs, lengths))
+        table = [np.concatenate(a) for a in (shard_ids, seqs, lengths, offsets)]
+        shard, seq, length = table[:3]
         available = int(length.sum())
         if available == 0:
             raise DataError(f"the shards of {component.language!r} hold no documents")
@@ -294,8 +300,8 @@ class DocumentOrder:
             ranked = np.lexsort((seq, shard, np.concatenate(hashes)))
             taken = int(np.searchsorted(np.cumsum(length[ranked]), budget)) + 1
             keep = np.sort(ranked[:taken])  # the set, back in shard order
-            shard, seq, length = shard[keep], seq[keep], length[keep]
-        return shard, seq, length
+            table = [column[keep] for column in table]
+        return tuple(table)
 
     def _merge(self, first_row: np.ndarray) -> None:
         """Each language's passes, then all languages merged by stream fraction."""
