@@ -41,6 +41,24 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
 
+    @staticmethod
+    def template(scope: Scope) -> str:
+        """The matched route's full path template. A route may know its path without the
+        prefix it was included under, so that prefix is recovered from the request path."""
+        route = scope.get("route")
+        path = getattr(route, "path", None)
+        if path is None:
+            return UNMATCHED
+        params = {k: str(v) for k, v in scope.get("path_params", {}).items()}
+        try:
+            rendered = getattr(route, "path_format", path).format(**params)
+        except (KeyError, IndexError, ValueError):
+            return path
+        actual = scope.get("path", "")
+        if rendered and actual.endswith(rendered):
+            return actual[: len(actual) - len(rendered)] + path
+        return path
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -57,6 +75,5 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED
-            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics.observe(scope["method"], self.template(scope), status, seconds)
