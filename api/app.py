@@ -8,8 +8,20 @@ from fastapi.routing import APIRoute
 
 from api.metrics import MetricsMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from api.routes import datasets, diff, files, health, keys, shards, stats, versions
-from api.settings import ApiSettings, get_settings
+from api.routes import (
+    datasets,
+    diff,
+    files,
+    health,
+    keys,
+    mixtures,
+    runs,
+    shards,
+    stats,
+    versions,
+    web,
+)
+from api.settings import ApiSettings, environment_settings
 from api.state import AppState
 from corpus import __version__
 
@@ -27,7 +39,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """A new app over the catalog `settings` names (the environment's when None)."""
-    settings = settings or get_settings()
+    settings = settings or environment_settings()
     app = FastAPI(
         title="codecorpus",
         version=__version__,
@@ -36,12 +48,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     state = AppState.build(settings)
     app.state.codecorpus = state
-    app.dependency_overrides[get_settings] = lambda: settings
     install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.include_router(health.router)
-    for module in (datasets, versions, stats, files, shards, diff, keys):
+    for module in (datasets, versions, stats, files, shards, diff, mixtures, runs, keys):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(web.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,7 +1,9 @@
 """Service settings, read from CODECORPUS_API_* (and the catalog's CODECORPUS_*) variables.
 
-Routes get them through `get_settings`, a cached dependency; `create_app(settings)`
-overrides it, so tests and embedders never touch the environment.
+`environment_settings()` reads the environment once (cached); `create_app(settings)`
+takes them from there unless given others, and routes get the app's settings through
+the `get_settings` dependency (`api.deps.SettingsDep`), so tests and embedders never
+touch the environment.
 """
 
 from functools import lru_cache
@@ -27,6 +29,8 @@ class ApiSettings(BaseSettings):
     """Largest `limit` a file listing accepts without content."""
     max_content_page_size: int = Field(default=100, ge=1)
     """Largest `limit` a file listing accepts with `content=true` (pages carry file bodies)."""
+    ray_address: str | None = None
+    """Ray cluster that runs submitted curate runs; None starts a local Ray on the first run."""
     download_chunk_bytes: int = Field(default=1 << 20, ge=4096)
     """Bytes read per chunk when streaming a shard file."""
 
@@ -41,6 +45,6 @@ class ApiSettings(BaseSettings):
 
 
 @lru_cache
-def get_settings() -> ApiSettings:
-    """The settings of the environment, read once (the dependency routes use)."""
+def environment_settings() -> ApiSettings:
+    """The settings of the environment, read once."""
     return ApiSettings()

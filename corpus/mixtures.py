@@ -35,7 +35,7 @@ MIXTURES = sa.Table(
 )
 
 
-class MixtureNotFound(CodecorpusError):
+class MixtureNotFound(CodecorpusError, LookupError):
     """No mixture has this id."""
 
 

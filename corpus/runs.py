@@ -51,7 +51,7 @@ class RunStatus(StrEnum):
         return self in (RunStatus.PUBLISHED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
-class RunNotFound(CodecorpusError):
+class RunNotFound(CodecorpusError, LookupError):
     """No run has this id."""
 
 

@@ -1,0 +1,119 @@
+"""The page at / in headless Chromium (Debian's, driven by Playwright) on a real version."""
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from corpus.catalog import Catalog
+from corpus.config import CurationConfig
+from corpus.curate import curate
+from corpus.ingest import ingest
+from corpus.settings import Settings
+from corpus.sources import Layout
+from corpus.versions import Registry
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_corpus, tmp_path_factory) -> Iterator[tuple[str, str, Catalog]]:
+    """A served catalog with two versions and a read key; yields (base URL, key, catalog)."""
+    import uvicorn
+
+    from api import create_app
+    from api.keys import KeyStore
+    from api.settings import ApiSettings
+
+    root, _ = sample_corpus
+    settings = Settings(home=tmp_path_factory.mktemp("web"))
+    catalog = Catalog(settings)
+    ingest([str(root)], "ds", catalog, layout=Layout.REPOS)
+    config = {"tokenizer": {"vocab_size": 3000}}
+    curate("ds", "v1", catalog, CurationConfig.from_dict(config))
+    curate(
+        "ds", "v2", catalog, CurationConfig.from_dict({**config, "heuristics": {"preset": "codex"}})
+    )
+    api_settings = ApiSettings(catalog=settings)
+    app = create_app(api_settings)
+    _, token = KeyStore(settings).create("page", ["read"])
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", token, catalog
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"]
+        )
+        yield browser
+        browser.close()
+
+
+def test_page_shows_token_and_reason_charts_of_the_latest_version(server, browser) -> None:
+    base, token, catalog = server
+    page = browser.new_page()
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.goto(f"{base}/#key={token}")
+    bars = page.locator("svg[data-testid=token-bars] rect.bar")
+    try:
+        bars.first.wait_for(timeout=60_000)
+    except Exception as exc:
+        raise AssertionError(f"{page.locator('#error').inner_text()} {messages}") from exc
+    version = Registry(catalog, "ds").get("v2")
+    expected = {lang: n for lang, n in version.stats["tokens_by_language"].items() if n}
+    shown = {
+        bars.nth(i).get_attribute("data-label"): int(bars.nth(i).get_attribute("data-value"))
+        for i in range(bars.count())
+    }
+    assert shown == expected
+    reasons = page.locator("svg[data-testid=reason-bars] rect.bar")
+    dropped = {r: e["files"] for r, e in version.stats["drop_reasons"].items()}
+    assert reasons.count() == len(dropped)
+    assert page.locator("#version-title").inner_text() == "ds@v2"
+    assert page.locator("#versions tbody tr").count() == 2
+    assert page.locator("#error").inner_text() == ""
+
+
+def test_page_switches_version_and_shows_a_diff(server, browser) -> None:
+    base, token, _ = server
+    page = browser.new_page()
+    page.goto(f"{base}/#key={token}")
+    page.locator("#versions tbody tr[data-name=v1]").click()
+    page.wait_for_function("document.querySelector('#version-title').textContent === 'ds@v1'")
+    page.select_option("#diff-from", "v1")
+    page.select_option("#diff-to", "v2")
+    page.click("#diff-run")
+    page.locator("#diff-table tbody tr").first.wait_for(timeout=60_000)
+    assert page.locator("#diff-table tbody tr").count() >= 1
+
+
+def test_page_reports_a_missing_key_instead_of_failing_silently(server, browser) -> None:
+    base, _, _ = server
+    page = browser.new_page()
+    page.goto(base)
+    page.wait_for_function("document.querySelector('#error').textContent.includes('401')")
