@@ -77,5 +77,8 @@ def run_demo(max_bytes: int = 64 << 20, workers: int | None = None) -> None:
         f"[bold green]published[/] {DATASET}@{name}: {stats['kept_files']:,} of "
         f"{stats['files']:,} files kept ({human_bytes(stats['kept_bytes'])}); "
         f"catalog {settings.resolved_catalog_uri()}\n"
-        f"next: codecorpus datasets | codecorpus versions show {DATASET} {name}"
+        f"next: codecorpus datasets | codecorpus versions show {DATASET} {name}\n"
+        f"browse it: codecorpus keys create me --scope read   (prints a key)\n"
+        f"           codecorpus serve   then open http://127.0.0.1:8000/#key=<the key>\n"
+        f"           (API docs at http://127.0.0.1:8000/docs)"
     )
