@@ -72,7 +72,7 @@ def authenticate(
 def require(scope: Scope):
     """A dependency that admits callers holding `scope` (or, for reads, anyone if allowed)."""
 
-    def dependency(
+    async def dependency(
         settings: SettingsDep, key: Annotated[ApiKey | None, Depends(authenticate)]
     ) -> Principal:
         if key is None:

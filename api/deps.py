@@ -6,21 +6,28 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 
 from api.caching import Cached
-from api.settings import ApiSettings, get_settings
+from api.settings import ApiSettings
 from api.state import AppState
 from corpus.catalog import Catalog
 from corpus.versions import Version
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.codecorpus
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_settings(state: StateDep) -> ApiSettings:
+    """The app's settings (the environment's, read once, unless `create_app` got others)."""
+    return state.settings
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
-def get_catalog(state: StateDep) -> Catalog:
+async def get_catalog(state: StateDep) -> Catalog:
     return state.catalog
 
 
@@ -37,6 +44,9 @@ IfNoneMatch = Annotated[
 ]
 
 
+# Dependencies that do no I/O are `async def`: FastAPI runs sync ones in a thread each.
+
+
 @dataclass(frozen=True)
 class VersionRef:
     dataset: str
@@ -51,7 +61,9 @@ def resolve_version(dataset: DatasetPath, version: VersionPath, state: StateDep)
 VersionDep = Annotated[VersionRef, Depends(resolve_version)]
 
 
-def version_cache(request: Request, ref: VersionDep, if_none_match: IfNoneMatch = None) -> Cached:
+async def version_cache(
+    request: Request, ref: VersionDep, if_none_match: IfNoneMatch = None
+) -> Cached:
     """ETag of a version-resolved answer: the version's decisions snapshot plus the request."""
     return Cached.for_request(request, if_none_match, ref.version.decisions_snapshot_id)
 

@@ -5,6 +5,7 @@ dependencies in `api.deps`, never through module globals.
 """
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from api.keys import KeyStore
@@ -19,43 +20,59 @@ class VersionIndex:
     """Registry reads cached per dataset until the registry table's metadata changes.
 
     Versions are immutable, so the only thing to watch for is a new registry
-    commit: checking the table's metadata location costs one catalog query instead
-    of a scan of the registry on every request.
+    commit. The table's metadata location (one catalog query and one small file)
+    is checked at most every `refresh_seconds` per dataset, and at once when a
+    request names a version or dataset the cache does not know.
     """
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, refresh_seconds: float = 1.0) -> None:
         self.catalog = catalog
+        self.refresh_seconds = refresh_seconds
         self._cache: dict[str, tuple[str, list[Version]]] = {}
+        self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def datasets(self) -> list[str]:
         return [d for d in self.catalog.datasets() if self.catalog.has_table(d, RAW)]
 
-    def versions(self, dataset: str) -> list[Version]:
+    def versions(self, dataset: str, refresh: bool = False) -> list[Version]:
+        with self._lock:
+            cached, checked = self._cache.get(dataset), self._checked.get(dataset, 0.0)
+        fresh = time.monotonic() - checked < self.refresh_seconds
+        if cached is not None and fresh and not refresh:
+            return cached[1]
         # membership first: arbitrary names (dots, blanks) never reach the catalog's parser
-        if dataset not in self.catalog.datasets() or not self.catalog.has_table(dataset, RAW):
-            known = ", ".join(self.datasets()) or "none"
-            raise DatasetNotFound(
-                f"dataset {dataset!r} does not exist (datasets: {known}); "
-                "GET /v1/datasets lists them"
-            )
-        if not self.catalog.has_table(dataset, VERSIONS):
-            return []
-        location = self.catalog.table(dataset, VERSIONS).metadata_location
+        if dataset in self.catalog.datasets():
+            try:
+                location = self.catalog.table(dataset, VERSIONS).metadata_location
+            except DatasetNotFound:  # no version published yet (or not a dataset at all)
+                if self.catalog.has_table(dataset, RAW):
+                    return []
+            else:
+                return self._cached(dataset, location)
+        known = ", ".join(self.datasets()) or "none"
+        raise DatasetNotFound(
+            f"dataset {dataset!r} does not exist (datasets: {known}); GET /v1/datasets lists them"
+        )
+
+    def _cached(self, dataset: str, location: str) -> list[Version]:
         with self._lock:
             cached = self._cache.get(dataset)
         if cached is not None and cached[0] == location:
-            return cached[1]
-        versions = Registry(self.catalog, dataset).list()
+            versions = cached[1]
+        else:
+            versions = Registry(self.catalog, dataset).list()
         with self._lock:
             self._cache[dataset] = (location, versions)
+            self._checked[dataset] = time.monotonic()
         return versions
 
     def get(self, dataset: str, name: str) -> Version:
-        versions = self.versions(dataset)
-        for version in versions:
-            if version.name == name:
-                return version
+        for refresh in (False, True):  # a version published since the last check is found
+            versions = self.versions(dataset, refresh)
+            for version in versions:
+                if version.name == name:
+                    return version
         known = ", ".join(v.name for v in versions) or "none yet"
         raise VersionNotFound(
             f"dataset {dataset!r} has no version {name!r} (versions: {known}); "

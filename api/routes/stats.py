@@ -82,7 +82,7 @@ def _tokens(entry: dict) -> dict:
 
 
 @router.get("/stats", response_model=VersionStats, responses=NOT_MODIFIED, operation_id="get_stats")
-def get_stats(
+async def get_stats(
     _: ReadAccess,
     ref: VersionDep,
     cache: VersionCache,

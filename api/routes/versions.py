@@ -109,7 +109,7 @@ def list_versions(_: ReadAccess, dataset: DatasetPath, state: StateDep) -> Versi
 @router.get(
     "/{version}", response_model=VersionDetail, responses=NOT_MODIFIED, operation_id="get_version"
 )
-def get_version(_: ReadAccess, ref: VersionDep, cache: VersionCache) -> Response:
+async def get_version(_: ReadAccess, ref: VersionDep, cache: VersionCache) -> Response:
     """One version: lineage (snapshots, config fingerprint, code, tokenizer), its curation
     config and a summary of its statistics. Immutable: cached with an ETag."""
     if cache.fresh:
