@@ -83,7 +83,7 @@ def _ray(state) -> None:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RunOut,
-    responses=problems(400, 422),
+    responses=problems(400, 404, 422),
     operation_id="submit_run",
 )
 def submit_run(body: RunRequest, _: WriteAccess, state: StateDep, response: Response) -> RunOut:
