@@ -359,7 +359,8 @@ def commit_version_rows(
         condition = EqualTo("version", version)
         if tokenizer is not None:
             condition = And(condition, EqualTo("tokenizer", tokenizer))
-        tx.delete(condition)
+        if data_file_uris(iceberg_table, row_filter=condition):  # rows of an earlier attempt
+            tx.delete(condition)
         if table.num_rows:
             tx.append(table)
 

@@ -1,0 +1,191 @@
+"""REST service under load: version stats and file listing vs a trivial endpoint.
+
+uvicorn serves the real app on loopback in one process (with a trivial
+`/trivial` endpoint added to the same app); a bounded asyncio load generator
+with 64 concurrent clients runs in another process. For each endpoint: requests/s
+and p50/p99 latency, median of several rounds. Target: stats >= 50% of the
+trivial endpoint's requests/s with p99 < 100 ms. Run on two corpora of different
+size to show that stats are served from version metadata (no scan).
+
+    python -m benchmarks.api [--seconds 5] [--rounds 3] [--sizes 8,32]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import markdown_table, median, sample_corpus
+
+CLIENTS = 64
+SERVER = """
+import sys, uvicorn
+from api import create_app
+from api.settings import ApiSettings
+from corpus.settings import Settings
+app = create_app(ApiSettings(catalog=Settings(home=sys.argv[1]), anonymous_read=True))
+
+@app.get("/trivial")
+async def trivial():
+    return {"ok": True}
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="error", access_log=False)
+"""
+
+
+def _prepare(home: Path, megabytes: int) -> None:
+    """Ingest and curate a real sample corpus of about `megabytes` MB into `home`."""
+    from corpus.catalog import Catalog
+    from corpus.config import CurationConfig, RunnerConfig
+    from corpus.curate import curate
+    from corpus.ingest import ingest
+    from corpus.runner import ray_session
+    from corpus.settings import Settings
+    from corpus.sources import Layout
+
+    catalog = Catalog(Settings(home=home))
+    if catalog.has_table("ds", "versions"):
+        return
+    corpus = home / "corpus"
+    size = sample_corpus(corpus, megabytes)
+    print(f"corpus {home.name}: {size.files:,} files, {size.mb:.1f} MB", flush=True)
+    with ray_session(RunnerConfig(workers=2)):
+        ingest([str(corpus)], "ds", catalog, layout=Layout.REPOS)
+        curate("ds", "v1", catalog, CurationConfig.from_dict({"tokenizer": {"vocab_size": 4000}}))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _load(url: str, seconds: float) -> dict[str, float]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                response = await client.get(url)
+                latencies.append(time.perf_counter() - start)
+                errors += response.status_code != 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests_per_s": len(latencies) / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "errors": errors,
+        "requests": len(latencies),
+    }
+
+
+def _client(url: str, seconds: float) -> dict[str, float]:
+    """The load generator runs in its own process (it must not share the server's)."""
+    code = (
+        "import asyncio, json, sys; from benchmarks.api import _load; "
+        "print(json.dumps(asyncio.run(_load(sys.argv[1], float(sys.argv[2])))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, url, str(seconds)], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _wait(url: str) -> None:
+    import httpx
+
+    for _ in range(200):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="8,32", help="corpus sizes in MB")
+    parser.add_argument("--work", default=None, help="folder for the corpora (kept between runs)")
+    args = parser.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="codecorpus-api-bench-"))
+    rows, results = [], {}
+    for megabytes in [int(s) for s in args.sizes.split(",")]:
+        home = work / f"home-{megabytes}mb"
+        _prepare(home, megabytes)
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(home), str(port)],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait(f"{base}/health")
+            endpoints = {
+                "trivial": f"{base}/trivial",
+                "stats": f"{base}/v1/datasets/ds/versions/v1/stats?group_by=lang",
+                "files": f"{base}/v1/datasets/ds/versions/v1/files?limit=100",
+            }
+            for name, url in endpoints.items():
+                _client(url, 1.0)  # warm caches and connections
+                rounds = [_client(url, args.seconds) for _ in range(args.rounds)]
+                result = {k: median([r[k] for r in rounds]) for k in rounds[0]}
+                results[f"{megabytes}mb/{name}"] = result
+                rows.append(
+                    [
+                        f"{megabytes} MB",
+                        name,
+                        f"{result['requests_per_s']:,.0f}",
+                        f"{result['p50_ms']:.1f}",
+                        f"{result['p99_ms']:.1f}",
+                        int(result["errors"]),
+                    ]
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"\n## 64 concurrent clients, {args.seconds:.0f} s x {args.rounds} rounds (median)\n")
+    print(markdown_table(["corpus", "endpoint", "requests/s", "p50 ms", "p99 ms", "errors"], rows))
+    for key in sorted({k.split("/")[0] for k in results}):
+        trivial, stats = results[f"{key}/trivial"], results[f"{key}/stats"]
+        ratio = stats["requests_per_s"] / trivial["requests_per_s"]
+        verdict = "PASS" if ratio >= 0.5 and stats["p99_ms"] < 100 else "FAIL"
+        print(
+            f"- {key}: stats at {ratio:.0%} of the trivial endpoint's requests/s, "
+            f"p99 {stats['p99_ms']:.1f} ms: {verdict} (target >= 50%, p99 < 100 ms)"
+        )
+    sizes = sorted({k.split("/")[0] for k in results}, key=lambda k: int(k[:-2]))
+    if len(sizes) > 1:
+        small, large = results[f"{sizes[0]}/stats"], results[f"{sizes[-1]}/stats"]
+        print(
+            f"- stats requests/s from {sizes[0]} to {sizes[-1]}: "
+            f"{large['requests_per_s'] / small['requests_per_s']:.2f}x (1.0 = independent "
+            "of corpus size)"
+        )
+    out = Path(__file__).parent / "results" / "api.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(f"results saved to {out}")
+
+
+if __name__ == "__main__":
+    main()
