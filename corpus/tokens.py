@@ -117,9 +117,10 @@ def train_from_candidates(
         for lang, text in zip(
             candidates["lang"].to_pylist(), candidates["text"].to_pylist(), strict=True
         ):
-            if used.get(lang, 0) >= targets.get(lang, 0):
-                continue
-            used[lang] = used.get(lang, 0) + len(text.encode())
+            size = len(text.encode())
+            if used.get(lang, 0) + size > targets.get(lang, 0):
+                continue  # the same bound as tokenizer.sample.sample_documents
+            used[lang] = used.get(lang, 0) + size
             yield lang, text
 
     try:

@@ -101,10 +101,11 @@ def sample_documents(
     for lang in sorted(chosen):
         used = 0
         for _, text in sorted(chosen[lang]):
-            if used >= targets[lang]:
-                break
+            size = len(text.encode())
+            if used + size > targets[lang]:
+                continue  # the target is a bound: a file that would cross it is skipped
             sample.append((lang, text))
-            used += len(text.encode())
+            used += size
     return sample
 
 
