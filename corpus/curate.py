@@ -12,7 +12,6 @@ what finished):
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,12 +21,16 @@ import pyarrow as pa
 
 from corpus.catalog import DECISIONS, FILES, MINHASH, RAW, SHARDS, Catalog, data_file_uris
 from corpus.config import CurationConfig, RunnerConfig
+from corpus.curate_tokens import (
+    commit_version_rows,
+    shards_schema,
+    token_stats,
+    version_tokenizer,
+)
 from corpus.curate_worker import (
     CURATE_STAGES,
     CurateWorker,
-    candidates_task,
     finish_step,
-    language_bytes_task,
     stage_columns,
 )
 from corpus.errors import CodecorpusError, ConfigError, VersionExists
@@ -41,7 +44,6 @@ from corpus.schema import decisions_schema, files_schema
 from corpus.summary import CallSummary
 from corpus.tally import Tally
 from corpus.tokenizers import TokenizerStore
-from corpus.tokens import sampling_rates, train_from_candidates
 from corpus.versions import (
     Registry,
     Version,
@@ -52,13 +54,8 @@ from corpus.versions import (
 from dedup.candidates import sha_key_set
 from dedup.exchange import delete_folder, join, read_marker, run_step, write_marker
 from dedup.records import MINHASH_SCHEMA
-from dedup.stage import run_dedup
+from dedup.stage import Progress, run_dedup
 from heuristics.licenses import OPT_OUT
-from tokenizer.sample import language_targets
-from tokenizer.write import SHARDS_SCHEMA
-
-#: Called with the phase name and its counters while a run progresses.
-StepProgress = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -76,7 +73,7 @@ def curate(
     runner: RunnerConfig | None = None,
     on_progress: Callable[[CallSummary, int], None] | None = None,
     dedup_against: str | None = None,
-    on_step: StepProgress | None = None,
+    on_step: Progress | None = None,
 ) -> CurateReport:
     """Apply the curate stages to the latest raw snapshot and publish `version_name`.
 
@@ -151,7 +148,7 @@ def curate(
                 reuse_files,
                 on_step,
             )
-        tokenizer_sha = _tokenizer(
+        tokenizer_sha = version_tokenizer(
             catalog, dataset, version_name, snapshot.snapshot_id, config, runner, run, on_step
         )
         model_uri = shard_dir = None
@@ -241,132 +238,6 @@ def curate(
     registry.register(version)
     delete_folder(run)  # stage checkpoints are only needed until the version is published
     return CurateReport(version, summary, stats["dedup"])
-
-
-def _tokenizer(
-    catalog: Catalog,
-    dataset: str,
-    version: str,
-    snapshot_id: int,
-    config: CurationConfig,
-    runner: RunnerConfig,
-    run: str,
-    on_step: StepProgress | None,
-) -> str | None:
-    """The tokenizer of the version: the configured one, or one trained on its kept files."""
-    if not config.shards.enabled:
-        return None
-    store = TokenizerStore(catalog.settings.resolved_warehouse())
-    if config.shards.tokenizer:
-        return store.resolve(config.shards.tokenizer)
-    parts = range(runner.partitions)
-
-    def step(name: str, task, args, combine):
-        started = time.perf_counter()
-        result = run_step(join(run, "steps", name), task, args, combine)
-        if on_step is not None:
-            on_step(name, {**result, "seconds": round(time.perf_counter() - started, 3)})
-        return result
-
-    available = step("tokenizer-bytes", language_bytes_task, [(run, p) for p in parts], _sum_counts)
-    if not available:
-        return None  # nothing kept: nothing to tokenize
-    train = config.tokenizer
-    rates = sampling_rates(available, train)
-    step(
-        "tokenizer-sample",
-        candidates_task,
-        [(run, p, rates, train.seed) for p in parts],
-        _sum_counts,
-    )
-    record = {"dataset": dataset, "version": version, "raw_snapshot_id": snapshot_id}
-    trained = step(
-        "tokenizer-train",
-        train_from_candidates,
-        [
-            (
-                join(run, "tokenizer", "candidates"),
-                language_targets(available, train),
-                train.to_dict(),
-                store.root,
-                record,
-                config.shards.shrink_vocab,
-            )
-        ],
-        lambda results: results[0],
-    )
-    return trained["sha256"]
-
-
-def _sum_counts(results: list[dict]) -> dict:
-    total: dict = {}
-    for result in results:
-        for key, value in result.items():
-            total[key] = total.get(key, 0) + value
-    return dict(sorted(total.items()))
-
-
-def token_stats(calls: list[dict], shards: list[dict], stats: dict, sha: str | None) -> dict:
-    """Tokens per language (into stats["languages"]), the tokenizer and the shard summary."""
-    if sha is None:
-        return {"tokens": None}
-    by_lang: dict[str, int] = {}
-    chars: dict[str, int] = {}
-    for call in calls:
-        for lang, entry in call.get("tokens_by_lang", {}).items():
-            by_lang[lang] = by_lang.get(lang, 0) + entry["tokens"]
-            chars[lang] = chars.get(lang, 0) + entry["chars"]
-    by_lang = dict(sorted(by_lang.items()))
-    for lang, tokens in by_lang.items():
-        entry = stats["languages"].setdefault(lang, {"files": 0, "bytes": 0})
-        entry["tokens"] = tokens
-        entry["chars_per_token"] = round(chars[lang] / tokens, 3) if tokens else None
-        entry["bytes_per_token"] = round(entry["bytes"] / tokens, 3) if tokens else None
-    splits = _sum_counts(
-        [
-            {f"{s['split']}_tokens": s["tokens"], f"{s['split']}_documents": s["documents"]}
-            for s in shards
-        ]
-    )
-    return {
-        "tokens": sum(by_lang.values()),
-        "tokens_by_language": by_lang,
-        "tokenizer": sha,
-        "shards": {"count": len(shards), **splits},
-    }
-
-
-def shards_schema() -> pa.Schema:
-    return pa.schema([pa.field("version", pa.string(), nullable=False), *SHARDS_SCHEMA])
-
-
-def commit_version_rows(
-    catalog: Catalog,
-    dataset: str,
-    table_name: str,
-    version: str,
-    rows: list[dict],
-    schema: pa.Schema,
-    tokenizer: str | None = None,
-) -> int:
-    """Replace a version's rows (of one tokenizer, if given) of a small table (the shard
-    manifest); returns the snapshot."""
-    from pyiceberg.expressions import And, EqualTo
-
-    table = pa.Table.from_pylist([{**r, "version": version} for r in rows], schema=schema)
-
-    def replace(iceberg_table, tx) -> None:
-        condition = EqualTo("version", version)
-        if tokenizer is not None:
-            condition = And(condition, EqualTo("tokenizer", tokenizer))
-        if data_file_uris(iceberg_table, row_filter=condition):  # rows of an earlier attempt
-            tx.delete(condition)
-        if table.num_rows:
-            tx.append(table)
-
-    catalog.commit(dataset, table_name, replace)
-    snapshot = catalog.table(dataset, table_name).current_snapshot()
-    return snapshot.snapshot_id if snapshot else 0
 
 
 def run_folder(

@@ -9,7 +9,6 @@ from dataclasses import asdict
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.expressions import EqualTo
 
@@ -36,20 +35,11 @@ def _read(uri: str) -> pa.Table:
     return table.sort_by("file_id")
 
 
-def _count_task(uri: str, model: bytes) -> dict[str, dict[str, int]]:
+def _count_task(uri: str, model: bytes) -> pa.Table:
+    """Files, chars, bytes and tokens per language of one data file (`language_stats`)."""
     from tokenizer.count import TokenCounter
 
-    rows = _read(uri)
-    counts = TokenCounter(model).count(rows["content"])
-    out: dict[str, dict[str, int]] = {}
-    sizes = pc.binary_length(rows["content"].cast(pa.binary())).to_pylist()
-    langs = pc.fill_null(rows["lang"], "unknown").to_pylist()
-    for lang, size, tokens in zip(langs, sizes, counts.tolist(), strict=True):
-        entry = out.setdefault(lang, {"files": 0, "bytes": 0, "tokens": 0})
-        entry["files"] += 1
-        entry["bytes"] += size
-        entry["tokens"] += tokens
-    return out
+    return TokenCounter(model)(_read(uri))
 
 
 def _shard_task(uri: str, model: bytes, shard_dir: str, shards: dict) -> list[dict[str, Any]]:
@@ -84,15 +74,16 @@ def count_tokens(
 
     version = Registry(catalog, dataset).get(name)
     sha, model = _resolve(catalog, version, tokenizer)
-    totals: dict[str, dict[str, int]] = {}
+    from tokenizer.count import merge_language_stats
+
     with ray_session(runner or RunnerConfig()):
         task = ray.remote(_count_task).options(num_cpus=1, max_retries=3)
         model_ref = ray.put(model)
-        for part in ray.get([task.remote(u, model_ref) for u in _files(catalog, dataset, version)]):
-            for lang, entry in part.items():
-                total = totals.setdefault(lang, {"files": 0, "bytes": 0, "tokens": 0})
-                for key, value in entry.items():
-                    total[key] += value
+        parts = ray.get([task.remote(u, model_ref) for u in _files(catalog, dataset, version)])
+    totals = {
+        row["lang"]: {"files": row["files"], "bytes": row["bytes"], "tokens": row["tokens"]}
+        for row in merge_language_stats(parts).to_pylist()
+    }
     return sha, dict(sorted(totals.items()))
 
 
@@ -107,7 +98,7 @@ def write_version_shards(
     """Write a version's shards with a tokenizer and list them in `<ds>.shards`."""
     import ray
 
-    from corpus.curate import commit_version_rows, shards_schema
+    from corpus.curate_tokens import commit_version_rows, shards_schema
 
     version = Registry(catalog, dataset).get(name)
     sha, model = _resolve(catalog, version, tokenizer)

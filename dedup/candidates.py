@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpus.rowkeys import contains
 from dedup.config import DedupConfig
 from dedup.records import CANDIDATE_SCHEMA, license_rank, pack_signatures
 
@@ -18,14 +19,6 @@ def sha_keys(content_sha256: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def sha_key_set(content_sha256: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.unique(sha_keys(content_sha256))
-
-
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    if sorted_keys.size == 0 or keys.size == 0:
-        return np.zeros(keys.size, dtype=bool)
-    positions = np.searchsorted(sorted_keys, keys)
-    positions[positions == sorted_keys.size] = 0
-    return sorted_keys[positions] == keys
 
 
 class CandidateBuilder:
@@ -58,7 +51,7 @@ class CandidateBuilder:
                     for t in kept.column("content").to_pylist()
                 ]
             )
-        cached = _contains(self.reusable, sha_keys(hashes)) & (self.hasher is not None)
+        cached = contains(self.reusable, sha_keys(hashes)) & (self.hasher is not None)
         signatures = pa.nulls(n, pa.binary())
         tokens = pa.nulls(n, pa.int32())
         if self.hasher is not None:

@@ -10,6 +10,7 @@ of the stage skips it (resume, not restart).
 """
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -116,4 +117,20 @@ def run_step(
     results = ray.get([remote.remote(*a) for a in args])
     result = combine(results) if combine else {"tasks": results}
     write_marker(folder, result)
+    return result
+
+
+def reported_step(
+    folder: str,
+    name: str,
+    task: Callable[..., dict[str, Any]],
+    args: Sequence[tuple[Any, ...]],
+    combine: Callable[[list[dict[str, Any]]], dict[str, Any]] | None,
+    on_step: Callable[[str, dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """`run_step` in `folder/steps/name`, then `on_step(name, result + seconds)`."""
+    started = time.perf_counter()
+    result = run_step(f"{folder.rstrip('/')}/steps/{name}", task, args, combine)
+    if on_step is not None:
+        on_step(name, {**result, "seconds": round(time.perf_counter() - started, 3)})
     return result

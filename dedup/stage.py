@@ -9,14 +9,13 @@ corpus-sized passes through the driver: it sees counts and P offsets.
 """
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from dedup import steps
 from dedup.config import DedupConfig
-from dedup.exchange import join, run_step
+from dedup.exchange import reported_step
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +59,7 @@ def run_dedup(
     cached_files = cached_files or []
 
     def step(name: str, task, args, combine=_sum) -> dict[str, Any]:
-        started = time.perf_counter()
-        result = run_step(join(run, "steps", name), task, args, combine)
-        if on_step is not None:
-            on_step(name, {**result, "seconds": round(time.perf_counter() - started, 3)})
-        return result
+        return reported_step(run, name, task, args, combine, on_step)
 
     exact = step(
         "exact",
