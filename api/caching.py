@@ -1,6 +1,10 @@
 """ETags and conditional requests for answers that a version (immutable) fully determines."""
 
 import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -11,6 +15,42 @@ from pydantic import BaseModel
 REPRESENTATION = "1"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
+
+
+class BodyCache:
+    """Serialized answers by ETag, least recently used first out, bounded in bytes.
+
+    A version-resolved answer never changes, so its bytes are built once and
+    replayed: a repeated request costs a dictionary lookup instead of rebuilding
+    models and serializing JSON. Bodies larger than `max_body` are not kept.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20, max_body: int = 1 << 20) -> None:
+        self.max_bytes, self.max_body = max_bytes, max_body
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()  # sync routes fill it from the thread pool
+
+    def get(self, etag: str) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(etag)
+            if body is not None:
+                self._bodies.move_to_end(etag)
+            return body
+
+    def put(self, etag: str, body: bytes) -> None:
+        if len(body) > min(self.max_body, self.max_bytes):
+            return
+        with self._lock:
+            if etag in self._bodies:
+                return
+            self._bodies[etag] = body
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                self._size -= len(self._bodies.popitem(last=False)[1])
+
+    def __len__(self) -> int:
+        return len(self._bodies)
 
 
 def quote(tag: str) -> str:
@@ -34,15 +74,21 @@ class Cached:
     etag: str
     if_none_match: str | None
     cache_control: str = IMMUTABLE
+    bodies: BodyCache | None = None
 
     @classmethod
     def for_request(
-        cls, request: Request, if_none_match: str | None, *basis: object, cache_control=IMMUTABLE
+        cls,
+        request: Request,
+        if_none_match: str | None,
+        *basis: object,
+        cache_control: str = IMMUTABLE,
+        bodies: BodyCache | None = None,
     ) -> "Cached":
         query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
         key = "\0".join([REPRESENTATION, *map(str, basis), request.url.path, query])
         etag = quote(hashlib.sha256(key.encode()).hexdigest()[:32])
-        return cls(etag, if_none_match, cache_control)
+        return cls(etag, if_none_match, cache_control, bodies)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -61,3 +107,17 @@ class Cached:
 
     def json_body(self, body: object) -> Response:
         return JSONResponse(body, headers=self.headers)
+
+    def replay(self, build: Callable[[], BaseModel | object]) -> Response:
+        """The answer from the body cache, else `build()` serialized once and kept."""
+        body = self.bodies.get(self.etag) if self.bodies is not None else None
+        if body is None:
+            answer = build()
+            if isinstance(answer, BaseModel):
+                answer = answer.model_dump(mode="json", by_alias=True)
+            body = json.dumps(
+                answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            ).encode()
+            if self.bodies is not None:
+                self.bodies.put(self.etag, body)
+        return Response(body, media_type="application/json", headers=self.headers)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.caching import Cached
 from api.settings import ApiSettings
@@ -53,9 +54,19 @@ class VersionRef:
     version: Version
 
 
-def resolve_version(dataset: DatasetPath, version: VersionPath, state: StateDep) -> VersionRef:
-    """The published version the path names (404 problem otherwise)."""
-    return VersionRef(dataset, state.versions.get(dataset, version))
+async def resolve_version(
+    dataset: DatasetPath, version: VersionPath, request: Request
+) -> VersionRef:
+    """The published version the path names (404 problem otherwise).
+
+    A version seen before comes from memory on the event loop; only an unknown
+    name reads the catalog, in the thread pool.
+    """
+    state: AppState = request.app.state.codecorpus  # not StateDep: one dependency less
+    found = state.versions.cached(dataset, version)
+    if found is None:
+        found = await run_in_threadpool(state.versions.get, dataset, version)
+    return VersionRef(dataset, found)
 
 
 VersionDep = Annotated[VersionRef, Depends(resolve_version)]
@@ -65,7 +76,12 @@ async def version_cache(
     request: Request, ref: VersionDep, if_none_match: IfNoneMatch = None
 ) -> Cached:
     """ETag of a version-resolved answer: the version's decisions snapshot plus the request."""
-    return Cached.for_request(request, if_none_match, ref.version.decisions_snapshot_id)
+    return Cached.for_request(
+        request,
+        if_none_match,
+        ref.version.decisions_snapshot_id,
+        bodies=request.app.state.codecorpus.bodies,
+    )
 
 
 VersionCache = Annotated[Cached, Depends(version_cache)]

@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from api.caching import BodyCache
 from api.keys import KeyStore
 from api.metrics import Metrics
 from api.settings import ApiSettings
@@ -19,16 +20,18 @@ from corpus.versions import Registry, Version
 class VersionIndex:
     """Registry reads cached per dataset until the registry table's metadata changes.
 
-    Versions are immutable, so the only thing to watch for is a new registry
-    commit. The table's metadata location (one catalog query and one small file)
-    is checked at most every `refresh_seconds` per dataset, and at once when a
-    request names a version or dataset the cache does not know.
+    Versions are immutable and never deleted, so a version once seen is served
+    from memory without any I/O (`cached`). Only listings watch for a new
+    registry commit: the table's metadata location (one catalog query and one
+    small file) is checked at most every `refresh_seconds` per dataset, and at
+    once when a request names a version or dataset the cache does not know.
     """
 
     def __init__(self, catalog: Catalog, refresh_seconds: float = 1.0) -> None:
         self.catalog = catalog
         self.refresh_seconds = refresh_seconds
         self._cache: dict[str, tuple[str, list[Version]]] = {}
+        self._by_name: dict[tuple[str, str], Version] = {}
         self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -65,9 +68,16 @@ class VersionIndex:
         with self._lock:
             self._cache[dataset] = (location, versions)
             self._checked[dataset] = time.monotonic()
+            self._by_name.update(((dataset, v.name), v) for v in versions)
         return versions
 
+    def cached(self, dataset: str, name: str) -> Version | None:
+        """The version if it was seen before: no I/O, safe on the event loop."""
+        return self._by_name.get((dataset, name))
+
     def get(self, dataset: str, name: str) -> Version:
+        if (version := self.cached(dataset, name)) is not None:
+            return version
         for refresh in (False, True):  # a version published since the last check is found
             versions = self.versions(dataset, refresh)
             for version in versions:
@@ -87,8 +97,13 @@ class AppState:
     keys: KeyStore
     versions: VersionIndex
     metrics: Metrics = field(default_factory=Metrics)
+    bodies: BodyCache = field(default_factory=BodyCache)
+    """Serialized version-resolved answers by ETag (versions are immutable)."""
 
     @classmethod
     def build(cls, settings: ApiSettings) -> "AppState":
         catalog = Catalog(settings.catalog)
-        return cls(settings, catalog, KeyStore(settings.catalog), VersionIndex(catalog))
+        bodies = BodyCache(max_bytes=settings.response_cache_mb << 20)
+        return cls(
+            settings, catalog, KeyStore(settings.catalog), VersionIndex(catalog), bodies=bodies
+        )

@@ -185,19 +185,22 @@ def list_files(
     expr = _row_filter(lang, license, repo, drop_reason, kept)
     if after is not None:
         expr = And(expr, GreaterThan("file_id", after))
-    scan = scan_version(catalog, ref.dataset, version, FILES if content else DECISIONS)
-    available = set(scan.projection().column_names)
-    columns = [c for c in (*SUMMARY, *(["content"] if content else [])) if c in available]
-    rows = _first_rows(scan.filter(expr).select(*columns).to_arrow_batch_reader(), limit + 1)
-    records = rows.to_pylist() if rows is not None else []
-    page, more = records[:limit], len(records) > limit
-    answer = FilePage(
-        dataset=ref.dataset,
-        version=version.name,
-        files=[_summary(r, content) for r in page],
-        next_cursor=encode_cursor(page[-1]["file_id"], filters) if more else None,
-    )
-    return cache.json(answer)
+
+    def page() -> FilePage:
+        scan = scan_version(catalog, ref.dataset, version, FILES if content else DECISIONS)
+        available = set(scan.projection().column_names)
+        columns = [c for c in (*SUMMARY, *(["content"] if content else [])) if c in available]
+        rows = _first_rows(scan.filter(expr).select(*columns).to_arrow_batch_reader(), limit + 1)
+        records = rows.to_pylist() if rows is not None else []
+        more = len(records) > limit
+        return FilePage(
+            dataset=ref.dataset,
+            version=version.name,
+            files=[_summary(r, content) for r in records[:limit]],
+            next_cursor=encode_cursor(records[limit - 1]["file_id"], filters) if more else None,
+        )
+
+    return cache.replay(page)
 
 
 @router.get(

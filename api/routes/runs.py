@@ -133,4 +133,3 @@ def cancel_run(run_id: str, _: WriteAccess, state: StateDep) -> RunOut:
     _get(RunStore(state.settings.catalog), run_id)
     _ray(state)
     return _out(cancel(state.settings.catalog, run_id))
-

@@ -93,10 +93,13 @@ async def get_stats(
     """Files and bytes per group, with tokens of the kept files where counted."""
     if cache.fresh:
         return cache.not_modified()
-    version = ref.version
+    return cache.replay(lambda: _stats_body(ref.dataset, ref.version, group_by))
+
+
+def _stats_body(dataset: str, version: Version, group_by: GroupBy) -> dict:
     stats = version.stats
     answer = VersionStats(
-        dataset=ref.dataset,
+        dataset=dataset,
         version=version.name,
         group_by=group_by.value.split(","),
         totals=StatsTotals(
@@ -110,4 +113,4 @@ async def get_stats(
     )
     body = answer.model_dump(mode="json", by_alias=True)
     body["rows"] = [row.model_dump(mode="json", exclude_unset=True) for row in answer.rows]
-    return cache.json_body(body)
+    return body

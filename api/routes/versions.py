@@ -115,12 +115,13 @@ async def get_version(_: ReadAccess, ref: VersionDep, cache: VersionCache) -> Re
     if cache.fresh:
         return cache.not_modified()
     version = ref.version
-    detail = VersionDetail(
-        dataset=ref.dataset,
-        name=version.name,
-        created_at=version.created_at,
-        lineage=lineage(version),
-        config=version.config,
-        stats=stats_summary(version),
+    return cache.replay(
+        lambda: VersionDetail(
+            dataset=ref.dataset,
+            name=version.name,
+            created_at=version.created_at,
+            lineage=lineage(version),
+            config=version.config,
+            stats=stats_summary(version),
+        )
     )
-    return cache.json(detail)
