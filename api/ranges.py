@@ -6,6 +6,8 @@ from collections.abc import Iterator
 import pyarrow.fs as pafs
 
 from api.problems import Problem
+from corpus.settings import Settings
+from corpus.storage import filesystem_for
 
 RANGE = re.compile(r"^(\d{0,19})-(\d{0,19})$")
 
@@ -51,9 +53,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def open_file(uri: str) -> tuple[pafs.FileSystem, str, int | None]:
+def open_file(
+    uri: str, settings: Settings | None = None
+) -> tuple[pafs.FileSystem, str, int | None]:
     """File system, path and size (None when the file is missing) of a local path or URI."""
-    fs, path = pafs.FileSystem.from_uri(uri)
+    fs, path = filesystem_for(uri, settings)
     info = fs.get_file_info(path)
     return fs, path, info.size if info.type == pafs.FileType.File else None
 

@@ -25,6 +25,7 @@ from pyiceberg.table import Table, Transaction
 
 from corpus.errors import DatasetNotFound
 from corpus.settings import Settings
+from corpus.storage import check_bucket, iceberg_properties
 
 T = TypeVar("T")
 
@@ -44,7 +45,9 @@ class Catalog:
         if uri.startswith("sqlite:"):
             self.settings.home.mkdir(parents=True, exist_ok=True)
         warehouse = self.settings.resolved_warehouse()
-        return SqlCatalog(self.settings.catalog_name, uri=uri, warehouse=warehouse)
+        check_bucket(warehouse, "warehouse", self.settings)
+        properties = iceberg_properties(self.settings)  # S3 endpoint and region for its FileIO
+        return SqlCatalog(self.settings.catalog_name, uri=uri, warehouse=warehouse, **properties)
 
     def datasets(self) -> list[str]:
         return sorted(ns[0] for ns in self.iceberg.list_namespaces())

@@ -15,7 +15,6 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from corpus.config import CurationConfig
@@ -24,6 +23,7 @@ from corpus.rowkeys import ROW_KEY, contains, row_keys
 from corpus.runner import resolve
 from corpus.schema import conform, decisions_schema, files_schema
 from corpus.stage import Stage, StageChain
+from corpus.storage import filesystem_for, read_bytes
 from corpus.summary import CallSummary
 from corpus.tokens import (
     PartitionTokenizer,
@@ -139,7 +139,7 @@ class CurateWorker:
         write_partitions(join(self.run, "dedup", "input"), name, table, parts, self.partitions)
 
     def _read(self, uri: str):
-        fs, path = pafs.FileSystem.from_uri(uri)
+        fs, path = filesystem_for(uri)
         with fs.open_input_file(path) as handle:
             for batch in pq.ParquetFile(handle).iter_batches(batch_size=self.batch_rows):
                 yield pa.Table.from_batches([batch])
@@ -190,7 +190,7 @@ def finish_step(
     if model_uri is not None and shard_dir is not None:
         kept_mask = pc.is_null(staged.column("drop_reason"))
         tokenize = PartitionTokenizer(
-            _read_bytes(model_uri), f"{shard_dir}/p{part:05d}", ShardsConfig(**(shards or {}))
+            read_bytes(model_uri), f"{shard_dir}/p{part:05d}", ShardsConfig(**(shards or {}))
         )
         counts = tokenize(staged.filter(kept_mask))
         tokens = np.zeros(staged.num_rows, dtype=np.int64)
@@ -231,12 +231,6 @@ def _tokens_by_lang(kept: pa.Table) -> dict[str, dict[str, int]]:
     )
     totals = frame.group_by("lang").agg(pl.col("tokens").sum(), pl.col("chars").sum())
     return {lang: {"tokens": int(t), "chars": int(c)} for lang, t, c in totals.iter_rows()}
-
-
-def _read_bytes(uri: str) -> bytes:
-    fs, path = pafs.FileSystem.from_uri(uri)
-    with fs.open_input_stream(path) as stream:
-        return stream.read()
 
 
 def _apply_drops(staged: pa.Table, drops: pa.Table, schema: pa.Schema) -> pa.Table:

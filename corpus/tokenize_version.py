@@ -15,6 +15,7 @@ from pyiceberg.expressions import EqualTo
 from corpus.catalog import FILES, SHARDS, Catalog, data_file_uris
 from corpus.config import RunnerConfig
 from corpus.runner import ray_session
+from corpus.storage import filesystem_for
 from corpus.tokenizers import TokenizerStore
 from corpus.tokens import PartitionTokenizer, ShardsConfig
 from corpus.versions import Registry, Version
@@ -28,9 +29,7 @@ def _files(catalog: Catalog, dataset: str, version: Version) -> list[str]:
 
 
 def _read(uri: str) -> pa.Table:
-    import pyarrow.fs as pafs
-
-    fs, path = pafs.FileSystem.from_uri(uri)
+    fs, path = filesystem_for(uri)
     table = pq.read_table(path, filesystem=fs, columns=COLUMNS)
     return table.sort_by("file_id")
 

@@ -2,8 +2,9 @@
 
 `<warehouse>/_tokenizers/<sha256>.model` is a plain SentencePiece model (any
 SentencePiece loads it); `<sha256>.json` records its training config, sample and
-source (dataset, version, raw snapshot). Writes go through pyarrow's file systems,
-so the store works on local disk and on s3:// alike.
+source (dataset, version, raw snapshot). Reads and writes go through
+`corpus.storage`, so the store works on local disk and on s3:// alike; SentencePiece
+loads models from bytes, so nothing needs a local copy.
 """
 
 import hashlib
@@ -13,6 +14,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from corpus.errors import CodecorpusError
+from corpus.storage import StorageError, explain, filesystem_for, read_bytes, write_bytes
 
 MIN_PREFIX = 8
 
@@ -27,11 +29,12 @@ class TokenizerStore:
 
     def save(self, model_bytes: bytes, record: dict[str, Any]) -> str:
         sha = hashlib.sha256(model_bytes).hexdigest()
-        self._write(f"{self.root}/{sha}.model", model_bytes)
-        self._write(
+        # the record first: a listed .model always has its record
+        write_bytes(
             f"{self.root}/{sha}.json",
             json.dumps({**record, "sha256": sha}, indent=2, sort_keys=True).encode(),
         )
+        write_bytes(f"{self.root}/{sha}.model", model_bytes)
         return sha
 
     def resolve(self, ident: str) -> str:
@@ -53,31 +56,20 @@ class TokenizerStore:
 
     def load(self, ident: str) -> bytes:
         sha = self.resolve(ident)
-        data = self._read(f"{self.root}/{sha}.model")
+        data = read_bytes(f"{self.root}/{sha}.model")
         if hashlib.sha256(data).hexdigest() != sha:
             raise CodecorpusError(f"stored tokenizer {sha} is corrupt (its sha256 differs)")
         return data
 
     def record(self, ident: str) -> dict[str, Any]:
-        return json.loads(self._read(f"{self.root}/{self.resolve(ident)}.json"))
+        return json.loads(read_bytes(f"{self.root}/{self.resolve(ident)}.json"))
 
     def list(self) -> list[str]:
-        fs, path = pafs.FileSystem.from_uri(self.root)
-        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        fs, path = filesystem_for(self.root)
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        except OSError as exc:
+            raise StorageError(f"cannot list tokenizers in {self.root}: {explain(exc)}") from exc
         return sorted(
             i.base_name.removesuffix(".model") for i in infos if i.base_name.endswith(".model")
         )
-
-    @staticmethod
-    def _write(uri: str, data: bytes) -> None:
-        fs, path = pafs.FileSystem.from_uri(uri)
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        with fs.open_output_stream(path + ".tmp") as stream:
-            stream.write(data)
-        fs.move(path + ".tmp", path)
-
-    @staticmethod
-    def _read(uri: str) -> bytes:
-        fs, path = pafs.FileSystem.from_uri(uri)
-        with fs.open_input_stream(path) as stream:
-            return stream.read()

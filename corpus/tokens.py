@@ -11,7 +11,10 @@ finish step then encodes every kept file once, for its token count and its shard
 
 import logging
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.errors import ConfigError
+from corpus.storage import filesystem_for, is_local, upload_file
 from dedup.exchange import read_folder, write_table
 from tokenizer.config import MB, TokenizerConfig
 from tokenizer.sample import language_targets, selection_key
@@ -155,13 +159,25 @@ class Tokenized:
 
 
 class PartitionTokenizer:
-    """Encodes a partition's kept files once: token counts and shard documents."""
+    """Encodes a partition's kept files once: token counts and shard documents.
+
+    Shards for an object store are written to a local temporary folder and uploaded
+    at `close` (`.bin` before `.idx`, each object atomic); their manifest prefix is
+    then the object's URI. sha256s are those of the bytes written, so a reader that
+    checks them detects any difference in what it downloads.
+    """
 
     def __init__(self, model_bytes: bytes, shard_dir: str, config: ShardsConfig) -> None:
         from tokenizer.write import DatasetShardWriter
 
+        self.shard_dir = shard_dir.rstrip("/")
+        self.staging: Path | None = None
+        directory = local_path(shard_dir)
+        if directory is None:
+            self.staging = Path(tempfile.mkdtemp(prefix="codecorpus-shards-"))
+            directory = str(self.staging)
         self.writer = DatasetShardWriter(
-            local_path(shard_dir),
+            directory,
             model_bytes,
             config.validation_fraction,
             config.split_seed,
@@ -175,16 +191,23 @@ class PartitionTokenizer:
         return np.array([len(ids) for ids in encoded], dtype=np.int64)
 
     def close(self) -> list[dict[str, Any]]:
-        return [entry.to_row() for entry in self.writer.close()]
+        rows = [entry.to_row() for entry in self.writer.close()]
+        if self.staging is None:
+            return rows
+        try:
+            for row in rows:
+                local = str(row["prefix"])
+                remote = f"{self.shard_dir}/{Path(local).relative_to(self.staging).as_posix()}"
+                for ext in ("bin", "idx"):
+                    upload_file(f"{local}.{ext}", f"{remote}.{ext}")
+                row["prefix"] = remote
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        return rows
 
 
-def local_path(uri: str) -> str:
-    """Shard writers write local files; object-store warehouses are not supported yet."""
-    if uri.startswith("file://"):
-        return uri.removeprefix("file://")
-    if "://" in uri:
-        raise ConfigError(
-            f"token shards are written to local or shared-filesystem warehouses only, not "
-            f"{uri.split('://')[0]}:// yet; set shards.enabled: false or use a file:// warehouse"
-        )
-    return uri
+def local_path(uri: str) -> str | None:
+    """The local folder of a shard location; None for an object store."""
+    if not is_local(uri):
+        return None
+    return filesystem_for(uri)[1]

@@ -4,8 +4,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from corpus.storage import ensure_parent, filesystem_for
 
 #: Row groups are buffered to about this size: readers want large groups,
 #: workers want bounded memory.
@@ -60,8 +61,8 @@ class ParquetSink:
     def _open_file(self) -> pq.ParquetWriter:
         stem = f"{self.name}-{len(self.written):04d}" if self.name else uuid.uuid4().hex
         uri = f"{self.folder_uri.rstrip('/')}/{self.prefix}{stem}.parquet"
-        fs, path = pafs.FileSystem.from_uri(uri)
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        fs, path = filesystem_for(uri)
+        ensure_parent(fs, path)
         self._stream = fs.open_output_stream(path)
         self._writer = pq.ParquetWriter(self._stream, self.schema, compression="zstd")
         self.written.append(uri)

@@ -19,6 +19,15 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from corpus.storage import (
+    delete_tree,
+    exists,
+    filesystem_for,
+    open_output,
+    read_bytes,
+    write_bytes,
+)
+
 MARKER = "_SUCCESS.json"
 
 
@@ -27,14 +36,16 @@ def join(*parts: str) -> str:
 
 
 def write_table(uri: str, table: pa.Table) -> str:
-    """Write `table` to `uri` atomically enough for our readers: a temp name, then a move."""
-    fs, path = pafs.FileSystem.from_uri(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    temp = f"{path}.tmp"
-    with fs.open_output_stream(temp) as stream:
+    """Write `table` to `uri` whole or not at all (`corpus.storage.open_output`)."""
+    with open_output(uri) as stream:
         pq.write_table(table, stream, compression="zstd")
-    fs.move(temp, path)
     return uri
+
+
+def read_table(uri: str, **options: Any) -> pa.Table:
+    """One Parquet file of the run folder (`options` go to `pyarrow.parquet.read_table`)."""
+    fs, path = filesystem_for(uri)
+    return pq.read_table(path, filesystem=fs, **options)
 
 
 def write_partitions(folder: str, name: str, table: pa.Table, parts: np.ndarray, count: int) -> int:
@@ -62,7 +73,7 @@ def read_partition(folder: str, part: int, schema: pa.Schema | None = None) -> p
 
 def read_folder(folder: str, schema: pa.Schema | None = None, recursive: bool = False) -> pa.Table:
     """Every Parquet file under `folder` (and its partitions if `recursive`), in path order."""
-    fs, path = pafs.FileSystem.from_uri(folder)
+    fs, path = filesystem_for(folder)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=recursive))
     files = sorted(i.path for i in infos if i.is_file and i.path.endswith(".parquet"))
     tables = [pq.read_table(f, filesystem=fs) for f in files]
@@ -75,24 +86,19 @@ def read_folder(folder: str, schema: pa.Schema | None = None, recursive: bool = 
 
 
 def read_marker(folder: str) -> dict[str, Any] | None:
-    fs, path = pafs.FileSystem.from_uri(join(folder, MARKER))
-    if fs.get_file_info(path).type != pafs.FileType.File:
+    uri = join(folder, MARKER)
+    if not exists(uri):
         return None
-    with fs.open_input_stream(path) as stream:
-        return json.loads(stream.read())
+    return json.loads(read_bytes(uri))
 
 
 def write_marker(folder: str, result: dict[str, Any]) -> None:
-    fs, path = pafs.FileSystem.from_uri(join(folder, MARKER))
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as stream:
-        stream.write(json.dumps(result, sort_keys=True).encode())
+    """The step's result, written after all its files: its presence means the step is done."""
+    write_bytes(join(folder, MARKER), json.dumps(result, sort_keys=True).encode())
 
 
 def delete_folder(folder: str) -> None:
-    fs, path = pafs.FileSystem.from_uri(folder)
-    if fs.get_file_info(path).type == pafs.FileType.Directory:
-        fs.delete_dir(path)
+    delete_tree(folder)
 
 
 def run_step(

@@ -19,12 +19,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from corpus.reasons import DropReason
 from corpus.schema import conform
 from dedup.components import proposals, settle
-from dedup.exchange import join, read_partition, write_partitions, write_table
+from dedup.exchange import join, read_partition, read_table, write_partitions, write_table
 from dedup.lsh import band_keys, mix64, partition_of, star_edges
 from dedup.records import (
     CANDIDATE_SCHEMA,
@@ -104,7 +103,7 @@ def _fill_cached(
     buckets = [b for b in range(1024) if b % count == part]
     stored = pa.concat_tables(
         [
-            pq.read_table(
+            read_table(
                 f, columns=["content_sha256", "signature"], filters=[("sha_bucket", "in", buckets)]
             )
             for f in files
@@ -133,7 +132,7 @@ def index_step(run: str, part: int) -> dict[str, Any]:
 
 
 def _index(run: str, part: int) -> pa.Table:
-    return pq.read_table(join(run, "index", f"part-{part:05d}.parquet"))
+    return read_table(join(run, "index", f"part-{part:05d}.parquet"))
 
 
 def bands_step(
@@ -268,7 +267,7 @@ def settle_step(run: str, round_dir: str, next_dir: str, part: int, count: int) 
 
 def members_step(run: str, round_dir: str, part: int, count: int, offsets: list[int]) -> dict:
     """(node, root) for every clustered node, roots included, routed to the node's range."""
-    settled = pq.read_table(join(run, "uf", round_dir, "settled", f"part-{part:05d}.parquet"))
+    settled = read_table(join(run, "uf", round_dir, "settled", f"part-{part:05d}.parquet"))
     u, v = settled.column("u").to_numpy(), settled.column("v").to_numpy()
     roots = np.unique(v)
     nodes = np.r_[u, roots]

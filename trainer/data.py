@@ -56,7 +56,8 @@ class ShardRef:
     """One shard of a component: where it is and, optionally, what it must hash to."""
 
     prefix: str
-    """Local path without extension (`<prefix>.bin`, `<prefix>.idx`)."""
+    """Path without extension (`<prefix>.bin`, `<prefix>.idx`): local, or an object-store URI
+    (s3://...) whose files are copied once into the shard cache, sha256 checked."""
     bin_sha256: str | None = None
     idx_sha256: str | None = None
 
@@ -157,10 +158,11 @@ class MixtureSpec:
         """Hash every shard that has expected sha256s; raise naming the first that differs."""
         for component in self.components:
             for shard in component.shards:
+                prefix = local_prefix(component.language, shard)
                 for ext, expected in (("bin", shard.bin_sha256), ("idx", shard.idx_sha256)):
                     if expected is None:
                         continue
-                    path = _shard_file(component.language, shard.prefix, ext)
+                    path = _shard_file(component.language, prefix, ext)
                     with open(path, "rb") as f:
                         got = hashlib.file_digest(f, "sha256").hexdigest()
                     if got != expected:
@@ -190,6 +192,34 @@ def _is_positive(value: object) -> bool:
     except (TypeError, ValueError):
         return False
     return not isinstance(value, bool) and math.isfinite(number) and number > 0
+
+
+def local_prefix(language: str, ref: ShardRef) -> str:
+    """A local prefix of the shard: its own, or that of its copy in the shard cache
+    (`Settings.shard_cache`), downloaded once and kept only if its sha256s match."""
+    from corpus.storage import StorageChecksumError, StorageError, download_file, is_local
+
+    if is_local(ref.prefix):
+        for ext in ("bin", "idx"):
+            _shard_file(language, ref.prefix, ext)
+        return ref.prefix
+    from corpus.settings import Settings
+
+    key = hashlib.sha256(f"{ref.prefix}\x1f{ref.bin_sha256}\x1f{ref.idx_sha256}".encode())
+    local = Settings().resolved_shard_cache() / key.hexdigest()[:24] / Path(ref.prefix).name
+    for ext, expected in (("idx", ref.idx_sha256), ("bin", ref.bin_sha256)):
+        target = Path(f"{local}.{ext}")
+        if target.is_file():  # only a checked, complete download is renamed into place
+            continue
+        try:
+            download_file(f"{ref.prefix}.{ext}", target, expected)
+        except StorageChecksumError as exc:
+            raise ChecksumMismatch(f"shard of {language!r}: {exc}; pull it again") from exc
+        except StorageError as exc:
+            raise MissingShardError(
+                f"shard file {ref.prefix}.{ext} of {language!r}: {exc}"
+            ) from exc
+    return str(local)
 
 
 def _shard_file(language: str, prefix: str, ext: str) -> Path:
@@ -273,9 +303,7 @@ class DocumentOrder:
         its budget."""
         shard_ids, seqs, lengths, offsets, hashes = [], [], [], [], []
         for ref in component.shards:
-            _shard_file(component.language, ref.prefix, "bin")
-            _shard_file(component.language, ref.prefix, "idx")
-            reader = ShardReader(ref.prefix)
+            reader = ShardReader(local_prefix(component.language, ref))
             shard = len(self.readers)
             self.readers.append(reader)
             n = len(reader)
@@ -488,9 +516,7 @@ def validation_windows(
             raise ConfigError(f"no validation shards given for {language!r}")
         arrays = []
         for prefix in prefixes:
-            _shard_file(language, str(prefix), "bin")
-            _shard_file(language, str(prefix), "idx")
-            arrays.append(ShardReader(prefix).tokens)
+            arrays.append(ShardReader(local_prefix(language, ShardRef(str(prefix)))).tokens)
         ends = np.cumsum([len(a) for a in arrays])
         available = int(ends[-1]) // size
         count = available if max_windows is None else min(max_windows, available)

@@ -173,7 +173,7 @@ def _download(
     }
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    fs, path, size = open_file(f"{row['prefix']}.{kind}")
+    fs, path, size = open_file(f"{row['prefix']}.{kind}", catalog.settings)
     if size != expected:
         raise Problem(
             500,

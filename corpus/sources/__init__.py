@@ -20,6 +20,7 @@ from corpus.sources.directory import SKIPPED_DIRS, read_directory_repo
 from corpus.sources.filesystem import Location, location_of
 from corpus.sources.records import READ_SCHEMA
 from corpus.sources.tables import is_table, read_table_source, resolve_columns, table_columns
+from corpus.storage import explain, is_object_store, redact
 
 __all__ = ["READ_SCHEMA", "Layout", "Unit", "UnitKind", "discover", "read_unit"]
 
@@ -63,14 +64,17 @@ def discover(
     """Units of one source argument; raises SourceError with what to fix when it is unusable."""
     location = location_of(spec)
     fs, path = location.resolve()
-    info = fs.get_file_info(path)
-    if info.type == pafs.FileType.NotFound:
-        raise SourceError(f"source {spec} does not exist")
-    if info.type == pafs.FileType.File:
-        return [_file_unit(location, columns, strict=True)]  # type: ignore[list-item]
-    if info.type != pafs.FileType.Directory:
-        raise SourceError(f"source {spec} is neither a file nor a folder")
-    entries = sorted(fs.get_file_info(pafs.FileSelector(path)), key=lambda i: i.base_name)
+    try:
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.NotFound:
+            raise SourceError(_missing(spec, fs, path))
+        if info.type == pafs.FileType.File:
+            return [_file_unit(location, columns, strict=True)]  # type: ignore[list-item]
+        if info.type != pafs.FileType.Directory:
+            raise SourceError(f"source {redact(spec)} is neither a file nor a folder")
+        entries = sorted(fs.get_file_info(pafs.FileSelector(path)), key=lambda i: i.base_name)
+    except OSError as exc:  # object stores: denied, unreachable
+        raise SourceError(f"cannot read source {redact(spec)}: {explain(exc)}") from exc
     names = {e.base_name for e in entries}
     if layout == Layout.REPO or (layout == Layout.AUTO and ".git" in names):
         return [Unit(UnitKind.REPO, location.uri, location.name)]
@@ -89,6 +93,15 @@ def discover(
         # files beside the repos belong to a repo named after the folder: nothing is skipped
         units.append(Unit(UnitKind.LOOSE_FILES, location.uri, location.name))
     return units
+
+
+def _missing(spec: str, fs: pafs.FileSystem, path: str) -> str:
+    if is_object_store(fs):
+        bucket = path.split("/", 1)[0]
+        if fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+            return f"source {redact(spec)}: bucket {bucket!r} does not exist"
+        return f"source {redact(spec)} does not exist: no object or prefix of that name"
+    return f"source {spec} does not exist"
 
 
 def _file_unit(location: Location, columns: Mapping[str, str] | None, strict: bool) -> Unit | None:

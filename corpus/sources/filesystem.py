@@ -3,10 +3,10 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 
 from corpus.errors import SourceError
+from corpus.storage import StorageError, filesystem_for
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,10 @@ class Location:
         return "://" not in self.uri or self.uri.startswith("file://")
 
     def resolve(self) -> tuple[pafs.FileSystem, str]:
-        if "://" not in self.uri:
-            return pafs.LocalFileSystem(), str(Path(self.uri).absolute())
         try:
-            return pafs.FileSystem.from_uri(self.uri)
-        except (pa.ArrowInvalid, ValueError, OSError) as exc:
-            raise SourceError(f"cannot open {self.uri}: {exc}") from exc
+            return filesystem_for(self.uri)
+        except StorageError as exc:
+            raise SourceError(str(exc)) from exc
 
     def _split(self) -> tuple[str, str]:
         """(path part, query part): s3 URIs carry options such as endpoint_override."""
