@@ -49,7 +49,9 @@ async def authenticate(state: AppState, token: str | None) -> ApiKey | None:
     """The key a token belongs to, or None when the request presents no token."""
     if not token:
         return None
-    key = await run_in_threadpool(state.keys.verify, token)  # a catalog query
+    key = state.keys.remembered(token)
+    if key is None:
+        key = await run_in_threadpool(state.keys.verify, token)  # a catalog query
     if key is None:
         raise _unauthorized(
             "the API key is not valid: check that it was copied whole "

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,6 +26,7 @@ from corpus.settings import Settings
 TOKEN_PREFIX = "cck_"
 TOKEN = re.compile(r"^cck_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 MAX_NAME = 100
+MAX_REMEMBERED = 10_000
 
 _metadata = MetaData()
 API_KEYS = Table(
@@ -88,9 +90,13 @@ def parse_scopes(values: list[str]) -> tuple[Scope, ...]:
 class KeyStore:
     """The `codecorpus_api_keys` table, created on first use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, remember_seconds: float = 0.0) -> None:
         self.settings = settings
         self._engine: Engine | None = None
+        self.remember_seconds = remember_seconds
+        # token hash -> (when verified, key): a service verifies the same few keys on every
+        # request; remembering them spares a catalog query each time
+        self._verified: dict[str, tuple[float, ApiKey]] = {}
 
     @property
     def engine(self) -> Engine:
@@ -138,6 +144,7 @@ class KeyStore:
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key (idempotent: revoking twice keeps the first time)."""
+        self._verified = {h: v for h, v in self._verified.items() if v[1].id != key_id}
         key = self.get(key_id)
         if key.revoked_at is None:
             now = datetime.now(UTC)
@@ -151,9 +158,33 @@ class KeyStore:
         return key
 
     def verify(self, token: str) -> ApiKey | None:
-        """The key a token belongs to (revoked or not), or None for an unknown token."""
-        match = TOKEN.match(token.strip())
+        """The key a token belongs to (revoked or not), or None for an unknown token.
+
+        A key verified less than `remember_seconds` ago is answered from memory, so
+        a revocation made elsewhere (another process) takes effect within that time;
+        one made through this store takes effect at once.
+        """
+        if (key := self.remembered(token)) is not None:
+            return key
         presented = hash_token(token.strip())
+        key = self._lookup(token, presented)
+        if key is not None and self.remember_seconds > 0:
+            if len(self._verified) >= MAX_REMEMBERED:
+                self._verified.clear()
+            self._verified[presented] = (time.monotonic(), key)
+        return key
+
+    def remembered(self, token: str) -> ApiKey | None:
+        """The key if it was verified less than `remember_seconds` ago: no I/O."""
+        if self.remember_seconds <= 0:
+            return None
+        remembered = self._verified.get(hash_token(token.strip()))
+        if remembered is not None and time.monotonic() - remembered[0] < self.remember_seconds:
+            return remembered[1]
+        return None
+
+    def _lookup(self, token: str, presented: str) -> ApiKey | None:
+        match = TOKEN.match(token.strip())
         row = None
         if match is not None:
             with self.engine.connect() as conn:

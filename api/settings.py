@@ -33,6 +33,9 @@ class ApiSettings(BaseSettings):
     """Ray cluster that runs submitted curate runs; None starts a local Ray on the first run."""
     download_chunk_bytes: int = Field(default=1 << 20, ge=4096)
     """Bytes read per chunk when streaming a shard file."""
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a verified API key is remembered. A key revoked through this service stops
+    working at once; one revoked elsewhere (the CLI, another replica) within this time."""
     response_cache_mb: int = Field(default=64, ge=0)
     """Memory for serialized version-resolved answers (stats, version detail, file pages),
     replayed by ETag since versions are immutable; 0 turns the cache off."""

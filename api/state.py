@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from api.caching import BodyCache
 from api.keys import KeyStore
+from api.listing import PlanCache
 from api.metrics import Metrics
 from api.settings import ApiSettings
 from corpus.catalog import RAW, VERSIONS, Catalog
@@ -99,11 +100,17 @@ class AppState:
     metrics: Metrics = field(default_factory=Metrics)
     bodies: BodyCache = field(default_factory=BodyCache)
     """Serialized version-resolved answers by ETag (versions are immutable)."""
+    plans: PlanCache = field(default_factory=PlanCache)
+    """Scan plans of file listings by version and filters."""
 
     @classmethod
     def build(cls, settings: ApiSettings) -> "AppState":
         catalog = Catalog(settings.catalog)
         bodies = BodyCache(max_bytes=settings.response_cache_mb << 20)
         return cls(
-            settings, catalog, KeyStore(settings.catalog), VersionIndex(catalog), bodies=bodies
+            settings,
+            catalog,
+            KeyStore(settings.catalog, settings.key_cache_seconds),
+            VersionIndex(catalog),
+            bodies=bodies,
         )

@@ -65,13 +65,24 @@ def _prepare(home: Path, megabytes: int) -> None:
         curate("ds", "v1", catalog, CurationConfig.from_dict({"tokenizer": {"vocab_size": 4000}}))
 
 
+def _read_key(home: Path) -> str:
+    """A read-scoped API key for the keyed requests (created once per corpus)."""
+    from api.keys import KeyStore
+    from corpus.settings import Settings
+
+    saved = home / "bench-token"
+    if not saved.exists():
+        saved.write_text(KeyStore(Settings(home=home)).create("bench", ["read"])[1])
+    return saved.read_text()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-async def _load(url: str, seconds: float) -> dict[str, float]:
+async def _load(url: str, seconds: float, token: str = "") -> dict[str, float]:
     """64 keep-alive connections over raw asyncio streams, each sending GETs back to back.
 
     A bare HTTP/1.1 client: httpx's async client was itself the bottleneck at
@@ -81,7 +92,8 @@ async def _load(url: str, seconds: float) -> dict[str, float]:
 
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    request = f"GET {target} HTTP/1.1\r\nHost: {parts.hostname}\r\n\r\n".encode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = f"GET {target} HTTP/1.1\r\nHost: {parts.hostname}\r\n{auth}\r\n".encode()
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -116,14 +128,17 @@ async def _load(url: str, seconds: float) -> dict[str, float]:
     }
 
 
-def _client(url: str, seconds: float) -> dict[str, float]:
+def _client(url: str, seconds: float, token: str = "") -> dict[str, float]:
     """The load generator runs in its own process (it must not share the server's)."""
     code = (
         "import asyncio, json, sys; from benchmarks.api import _load; "
-        "print(json.dumps(asyncio.run(_load(sys.argv[1], float(sys.argv[2])))))"
+        "print(json.dumps(asyncio.run(_load(sys.argv[1], float(sys.argv[2]), sys.argv[3]))))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, url, str(seconds)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, url, str(seconds), token],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -153,6 +168,7 @@ def main() -> None:
     for megabytes in [int(s) for s in args.sizes.split(",")]:
         home = work / f"home-{megabytes}mb"
         _prepare(home, megabytes)
+        token = _read_key(home)
         # the default server replays serialized answers by ETag; "cold" turns that off,
         # so every request rebuilds its answer (the cost of a first request)
         for variant, cache_mb in (("", 64), (" cold", 0)):
@@ -164,17 +180,18 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             try:
                 _wait(f"{base}/health")
+                stats = f"{base}/v1/datasets/ds/versions/v1/stats?group_by=lang"
                 endpoints = {
-                    "trivial": f"{base}/trivial",
-                    "stats": f"{base}/v1/datasets/ds/versions/v1/stats?group_by=lang",
-                    "files": f"{base}/v1/datasets/ds/versions/v1/files?limit=100",
+                    "trivial": (f"{base}/trivial", ""),
+                    "stats": (stats, ""),
+                    "stats keyed": (stats, token),  # a read key verified on every request
+                    "files": (f"{base}/v1/datasets/ds/versions/v1/files?limit=100", ""),
                 }
-                for name, url in endpoints.items():
-                    name = name + (variant if name != "trivial" else "")
-                    if variant and name == "trivial":
-                        continue  # the same endpoint either way
-                    _client(url, 1.0)  # warm caches and connections
-                    rounds = [_client(url, args.seconds) for _ in range(args.rounds)]
+                if variant:  # trivial does not change, and a key costs the same cold
+                    endpoints = {n + variant: endpoints[n] for n in ("stats", "files")}
+                for name, (url, key) in endpoints.items():
+                    _client(url, 1.0, key)  # warm caches and connections
+                    rounds = [_client(url, args.seconds, key) for _ in range(args.rounds)]
                     result = {k: median([r[k] for r in rounds]) for k in rounds[0]}
                     results[f"{megabytes}mb/{name}"] = result
                     rows.append(
@@ -194,7 +211,7 @@ def main() -> None:
     print(markdown_table(["corpus", "endpoint", "requests/s", "p50 ms", "p99 ms", "errors"], rows))
     for key in sorted({k.split("/")[0] for k in results}):
         trivial = results[f"{key}/trivial"]
-        for name in ("stats", "stats cold"):
+        for name in ("stats", "stats keyed", "stats cold"):
             stats = results[f"{key}/{name}"]
             ratio = stats["requests_per_s"] / trivial["requests_per_s"]
             verdict = "PASS" if ratio >= 0.5 and stats["p99_ms"] < 100 else "FAIL"

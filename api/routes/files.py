@@ -2,29 +2,28 @@
 
 Listings scan `<ds>.decisions` (every file, no content) or, with `content=true`,
 `<ds>.files` (kept files with content), pinned to the version's snapshots. The
-filters are pushed down to the Iceberg scan; pages are ordered by file_id.
+filters are pushed down to the Iceberg scan; pages are ordered by file_id and read
+only the data files that can hold them (`api.listing`).
 """
 
 import math
 import re
 from typing import Annotated, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from fastapi import APIRouter, Path, Query, Response
 from pyiceberg.expressions import (
     AlwaysTrue,
     And,
     BooleanExpression,
     EqualTo,
-    GreaterThan,
     IsNull,
     NotNull,
     StartsWith,
 )
+from pyiceberg.table import DataScan
 
 from api.auth import ReadAccess
-from api.deps import CatalogDep, SettingsDep, VersionCache, VersionDep
+from api.deps import CatalogDep, StateDep, VersionCache, VersionDep
 from api.pagination import FILE_ID, decode_cursor, encode_cursor, filter_hash
 from api.problems import bad_request, not_found
 from api.responses import AUTH, NOT_MODIFIED, problems
@@ -101,21 +100,6 @@ def _check_filters(
         )
 
 
-def _first_rows(batches, limit: int) -> pa.Table | None:
-    """The `limit` rows with the smallest file_id, holding at most one batch more."""
-    best: pa.Table | None = None
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        table = pa.Table.from_batches([batch])
-        if best is not None:
-            table = pa.concat_tables([best, table])
-        if table.num_rows > limit:
-            table = table.take(pc.select_k_unstable(table, limit, [("file_id", "ascending")]))
-        best = table
-    return best.sort_by("file_id") if best is not None else None
-
-
 def _clean(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
@@ -135,8 +119,7 @@ def list_files(
     _: ReadAccess,
     ref: VersionDep,
     cache: VersionCache,
-    catalog: CatalogDep,
-    settings: SettingsDep,
+    state: StateDep,
     lang: Annotated[
         str | None, Query(max_length=100, description="Language; 'unknown' for none")
     ] = None,
@@ -164,6 +147,7 @@ def list_files(
     version = ref.version
     reasons = sorted(version.stats.get("drop_reasons", {}))
     _check_filters(reasons, drop_reason, kept, content)
+    settings = state.settings
     maximum = settings.max_content_page_size if content else settings.max_page_size
     if limit is None:
         limit = min(settings.page_size, maximum)
@@ -183,14 +167,18 @@ def list_files(
     if cache.fresh:
         return cache.not_modified()
     expr = _row_filter(lang, license, repo, drop_reason, kept)
-    if after is not None:
-        expr = And(expr, GreaterThan("file_id", after))
 
     def page() -> FilePage:
-        scan = scan_version(catalog, ref.dataset, version, FILES if content else DECISIONS)
-        available = set(scan.projection().column_names)
-        columns = [c for c in (*SUMMARY, *(["content"] if content else [])) if c in available]
-        rows = _first_rows(scan.filter(expr).select(*columns).to_arrow_batch_reader(), limit + 1)
+        table = FILES if content else DECISIONS
+
+        def scan() -> DataScan:
+            scan = scan_version(state.catalog, ref.dataset, version, table)
+            available = set(scan.projection().column_names)
+            wanted = (*SUMMARY, *(["content"] if content else []))
+            return scan.filter(expr).select(*(c for c in wanted if c in available))
+
+        key = (ref.dataset, table, version.name, version.decisions_snapshot_id, str(expr))
+        rows = state.plans.get(key, scan).first_rows(limit + 1, after)
         records = rows.to_pylist() if rows is not None else []
         more = len(records) > limit
         return FilePage(

@@ -71,3 +71,21 @@ def test_known_versions_resolve_without_catalog_io(curated_settings: ApiSettings
 
     index.catalog = type("NoCatalog", (), {"datasets": no_io, "table": no_io})()
     assert index.cached("ds", "v1") == v1 and index.get("ds", "v1") == v1
+
+
+def test_keys_revoked_elsewhere_stop_working_after_the_remember_time(
+    empty_settings: ApiSettings,
+) -> None:
+    import time
+
+    from api.keys import KeyStore
+
+    app = create_app(empty_settings.model_copy(update={"key_cache_seconds": 0.5}))
+    key, token = KeyStore(empty_settings.catalog).create("trainer", ["read"])
+    client = TestClient(app, headers=bearer(token))
+    assert client.get("/v1/datasets").status_code == 200
+    KeyStore(empty_settings.catalog).revoke(key.id)  # as `codecorpus keys revoke` does
+    assert client.get("/v1/datasets").status_code == 200  # remembered for 0.5 s
+    time.sleep(0.6)
+    refused = client.get("/v1/datasets")
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
