@@ -123,8 +123,29 @@ def map_units(
         yield from _map_with_tasks(calls, worker_cls, constructor_args, workers, run_key)
 
 
-#: Attempts a call gets when its worker process dies (a node lost, OOM-killed).
+#: Attempts a task gets when its worker process or node dies (a node lost, OOM-killed) or
+#: it meets a transient error.
 MAX_RETRIES = 3
+
+
+def task_options(name: str, max_retries: int = MAX_RETRIES) -> dict[str, Any]:
+    """Ray options of the idempotent tasks of a run (each overwrites its own output files,
+    so a retry never duplicates rows).
+
+    Retried when their worker or node dies, and on errors a retry can cure: shared storage
+    (OSError) and objects lost with a node. Spread over the nodes: the default policy packs
+    tasks onto the driver's node until it is half busy, which leaves a cluster's other
+    nodes idle. Named (`step[partition]`) so a task can be found in Ray's state and logs.
+    """
+    import ray
+
+    return {
+        "num_cpus": 1,
+        "max_retries": max_retries,
+        "retry_exceptions": [OSError, ray.exceptions.ObjectLostError],
+        "scheduling_strategy": "SPREAD",
+        "name": name,
+    }
 
 
 def _map_with_tasks(
@@ -133,20 +154,27 @@ def _map_with_tasks(
 ) -> Iterator[pa.Table]:  # fmt: skip
     import ray
 
-    remote = ray.remote(_call_worker).options(num_cpus=1, max_retries=MAX_RETRIES)
+    remote = ray.remote(_call_worker)
     args_ref = ray.put(constructor_args)  # shipped once, not with every call
+    queue = enumerate(calls)
+
+    def submit(index: int, call: list[str]):
+        options = task_options(f"{worker_cls.__name__}[{index}]")
+        return remote.options(**options).remote(
+            pa.table({"unit": call}), worker_cls, args_ref, run_key
+        )
+
     pending: list = []
-    queue = iter(calls)
-    for call in queue:
-        pending.append(remote.remote(pa.table({"unit": call}), worker_cls, args_ref, run_key))
+    for index, call in queue:
+        pending.append(submit(index, call))
         if len(pending) >= 2 * workers:  # keep every worker busy, no more
             break
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         yield ray.get(done[0])
-        call = next(queue, None)
-        if call is not None:
-            pending.append(remote.remote(pa.table({"unit": call}), worker_cls, args_ref, run_key))
+        following = next(queue, None)
+        if following is not None:
+            pending.append(submit(*following))
 
 
 def _map_with_ray_data(

@@ -118,9 +118,12 @@ def run_step(
         return done
     import ray
 
+    from corpus.runner import task_options  # imported here: corpus.config imports this module
+
     delete_folder(folder)  # leftovers of a crashed attempt
-    remote = ray.remote(task).options(num_cpus=1, max_retries=max_retries)
-    results = ray.get([remote.remote(*a) for a in args])
+    remote, step = ray.remote(task), folder.rstrip("/").rsplit("/", 1)[-1]
+    options = [task_options(f"{step}[{i}]", max_retries) for i in range(len(args))]
+    results = ray.get([remote.options(**o).remote(*a) for o, a in zip(options, args, strict=True)])
     result = combine(results) if combine else {"tasks": results}
     write_marker(folder, result)
     return result
