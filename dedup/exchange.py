@@ -25,6 +25,7 @@ from corpus.storage import (
     filesystem_for,
     open_output,
     read_bytes,
+    read_parquet,
     write_bytes,
 )
 
@@ -44,8 +45,7 @@ def write_table(uri: str, table: pa.Table) -> str:
 
 def read_table(uri: str, **options: Any) -> pa.Table:
     """One Parquet file of the run folder (`options` go to `pyarrow.parquet.read_table`)."""
-    fs, path = filesystem_for(uri)
-    return pq.read_table(path, filesystem=fs, **options)
+    return read_parquet(uri, **options)
 
 
 def write_partitions(folder: str, name: str, table: pa.Table, parts: np.ndarray, count: int) -> int:
@@ -75,8 +75,9 @@ def read_folder(folder: str, schema: pa.Schema | None = None, recursive: bool = 
     """Every Parquet file under `folder` (and its partitions if `recursive`), in path order."""
     fs, path = filesystem_for(folder)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=recursive))
-    files = sorted(i.path for i in infos if i.is_file and i.path.endswith(".parquet"))
-    tables = [pq.read_table(f, filesystem=fs) for f in files]
+    start = len(path.rstrip("/")) + 1
+    names = sorted(i.path[start:] for i in infos if i.is_file and i.path.endswith(".parquet"))
+    tables = [read_parquet(join(folder, name)) for name in names]
     if not tables:
         if schema is None:
             raise FileNotFoundError(f"no data in {folder} and no schema to make an empty table")

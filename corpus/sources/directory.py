@@ -5,8 +5,10 @@ a symlink loop or a link out of the repository cannot make us read elsewhere.
 """
 
 import functools
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -20,6 +22,10 @@ from corpus.sources.tables import is_table
 
 #: Version-control internals are not files of the repository.
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
+#: Reads a worker keeps in flight on an object store (each is a round trip), and how many
+#: files ahead of the one being processed they may run.
+REMOTE_READS_IN_FLIGHT = 16
+READ_WINDOW = 64
 
 
 def read_directory_repo(
@@ -35,13 +41,13 @@ def read_directory_repo(
     fs, base = root.resolve()
     recursive = not top_level_only
     if isinstance(fs, pafs.LocalFileSystem):
-        walker, read = _walk_local(base, recursive), _read_local
+        walker, read, threads = _walk_local(base, recursive), _read_local, 1
     else:
         walker = _walk_remote(fs, base, recursive)
-        read = functools.partial(_read, fs)
-    for rel_path, size, kind in walker:
-        if top_level_only and ("/" in rel_path or is_archive(rel_path) or is_table(rel_path)):
-            continue
+        read, threads = functools.partial(_read, fs), REMOTE_READS_IN_FLIGHT
+    if top_level_only:
+        walker = (e for e in walker if not ("/" in e[0] or is_archive(e[0]) or is_table(e[0])))
+    for rel_path, size, kind, data in _with_contents(walker, base, read, intake, threads):
         if kind == "symlink":
             batch = buffer.add(repo, rel_path, None, size, DropReason.INTAKE_SYMLINK)
         elif kind == "special":
@@ -49,13 +55,39 @@ def read_directory_repo(
         elif size > intake.max_file_bytes:
             batch = buffer.add(repo, rel_path, None, size, DropReason.INTAKE_TOO_LARGE)
         else:
-            data = read(f"{base}/{rel_path}", size)
             reason = DropReason.INTAKE_UNREADABLE if data is None else None
             batch = buffer.add(repo, rel_path, data, size, reason)
         if batch is not None:
             yield batch
     if (batch := buffer.flush()) is not None:
         yield batch
+
+
+def _with_contents(
+    entries: Iterator[tuple[str, int, str]],
+    base: str,
+    read: Callable[[str, int], bytes | None],
+    intake: IntakeConfig,
+    threads: int,
+) -> Iterator[tuple[str, int, str, bytes | None]]:
+    """Entries in walk order with the bytes of the files intake reads. On object stores each
+    read is a round trip (HEAD + GET), so `threads` reads of a window are in flight at once;
+    the window bounds the bytes held (READ_WINDOW files of at most max_file_bytes)."""
+
+    def wanted(entry: tuple[str, int, str]) -> bool:
+        return entry[2] == "file" and entry[1] <= intake.max_file_bytes
+
+    if threads <= 1:
+        for entry in entries:
+            yield *entry, read(f"{base}/{entry[0]}", entry[1]) if wanted(entry) else None
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="codecorpus-read") as pool:
+        while window := list(itertools.islice(entries, READ_WINDOW)):
+            reads = [
+                pool.submit(read, f"{base}/{e[0]}", e[1]) if wanted(e) else None for e in window
+            ]
+            for entry, pending in zip(window, reads, strict=True):
+                yield *entry, pending.result() if pending is not None else None
 
 
 def _read(fs: pafs.FileSystem, path: str, size_hint: int = 0) -> bytes | None:
