@@ -80,6 +80,8 @@ def process_group(config: TrainConfig) -> Iterator[World]:
         torch.cuda.set_device(local_rank)
     try:
         yield World(dist.get_rank(), dist.get_world_size(), local_rank, cuda)
+        if created:
+            dist.barrier()  # every rank is done before the store goes away
     finally:
         if created and dist.is_initialized():
             # DeepSpeed's, not torch's: it also drops DeepSpeed's cached groups of this world.

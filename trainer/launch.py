@@ -113,7 +113,10 @@ def run_local_jobs(jobs: Sequence[Job], nproc: int = 2) -> list[Any]:
     with tempfile.TemporaryDirectory(prefix="codecorpus-train-") as tmp:
         out = Path(tmp)
         jobs = [(c, m, dict(v or {})) for c, m, v in jobs]
-        args = (nproc, free_port(), threads, jobs, out)
+        # A port per run: a rank that starts the next run early must not reach the last one's
+        # store, which rank 0 may not have closed yet.
+        ports = [free_port() for _ in jobs]
+        args = (nproc, ports, threads, jobs, out)
         try:
             mp.start_processes(_rank_main, args=args, nprocs=nproc, join=True,
                                start_method="spawn")  # fmt: skip
@@ -126,16 +129,17 @@ def run_local_jobs(jobs: Sequence[Job], nproc: int = 2) -> list[Any]:
         return [pickle.loads((out / f"result{i}.pkl").read_bytes()) for i in range(len(jobs))]
 
 
-def _rank_main(rank: int, nproc: int, port: int, threads: int, jobs: list[Job],
+def _rank_main(rank: int, nproc: int, ports: list[int], threads: int, jobs: list[Job],
                out: Path) -> None:  # fmt: skip
     import torch
 
     from trainer.train import train
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+                      MASTER_ADDR="127.0.0.1")  # fmt: skip
     torch.set_num_threads(threads)  # ranks share the cores: no oversubscription
     for i, (config, mixture, validation) in enumerate(jobs):
+        os.environ["MASTER_PORT"] = str(ports[i])
         try:
             result = train(config, mixture, validation)
         except CodecorpusError as exc:

@@ -1,0 +1,156 @@
+"""DeepSpeed ZeRO training of the tiny model on 2 CPU ranks (gloo) over real shards.
+
+The shards hold real files of installed packages as byte ids (test_data's fixtures). All the
+2-rank runs share one start of the two processes (importing torch and DeepSpeed dominates):
+ZeRO-1/2/3 with AdamW, an uninterrupted run and the same run stopped and resumed, LionW, and
+continued pre-training from a checkpoint.
+"""
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tests.trainer.test_data import WEIGHTS, _texts, _write
+from trainer.data import ComponentSpec, MixtureLoader, MixtureSpec, ShardRef
+from trainer.launch import run_local_jobs
+from trainer.train_config import TrainConfig
+
+pytestmark = pytest.mark.slow
+
+SEQ_LEN = 32
+STEPS = 4
+#: 2 ranks x 2 windows x 2 micro-batches = 8 windows of 33 tokens per step.
+BASE = dict(
+    model="tiny", seq_len=SEQ_LEN, micro_batch=2, grad_accum=2, max_steps=STEPS, lr=2e-3,
+    weight_decay=1e-4, schedule={"warmup_steps": 1}, eval_windows=6, progress=False,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """(mixture spec, validation prefixes per language)."""
+    root = tmp_path_factory.mktemp("train_shards")
+    components, validation = [], {}
+    for language, weight in WEIGHTS.items():
+        texts = _texts(language)
+        train = _write(root / "train", language, texts[1:], 60, 8_000)
+        held_out = _write(root / "validation", language, texts[:1], 20, 4_000)
+        refs = tuple(ShardRef(s.prefix, s.bin_sha256, s.idx_sha256) for s in train)
+        components.append(ComponentSpec(language, weight, refs))
+        validation[language] = [s.prefix for s in held_out]
+    return MixtureSpec(tuple(components), 20_000, SEQ_LEN, seed=3), validation
+
+
+@pytest.fixture(scope="module")
+def runs(data, tmp_path_factory):
+    spec, validation = data
+    root = tmp_path_factory.mktemp("runs")
+    resumable = dict(BASE, zero_stage=3, checkpoint_interval=1, keep_checkpoints=2)
+    configs = {
+        "zero1": TrainConfig(**BASE, zero_stage=1, peak_flops=1e11),
+        "zero2": TrainConfig(**BASE, zero_stage=2),
+        "zero3": TrainConfig(**BASE, zero_stage=3, run_dir=root / "zero3"),
+        "stopped": TrainConfig(**resumable, run_dir=root / "resumed", stop_at=2),
+        "resumed": TrainConfig(**resumable, run_dir=root / "resumed", resume=True),
+        "lionw": TrainConfig(**dict(BASE, lr=3e-4), optimizer="lionw", zero_stage=2),
+        "continued": TrainConfig(
+            **dict(BASE, max_steps=2, schedule={"warmup_steps": 2, "warmup_from": 0.5}),
+            zero_stage=1,
+            init_from=root / "resumed" / "checkpoints",
+        ),
+    }
+    jobs = [(config, spec, validation) for config in configs.values()]
+    return dict(zip(configs, run_local_jobs(jobs, nproc=2), strict=True)), configs
+
+
+def test_zero_stages_give_matching_losses(runs):
+    results, _ = runs
+    reference = results["zero1"]
+    assert len(reference.losses) == STEPS and reference.steps == STEPS
+    assert reference.losses[-1] < reference.losses[0] - 0.1  # it learns
+    assert reference.world_size == 2
+    for stage in ("zero2", "zero3"):
+        assert results[stage].losses == pytest.approx(reference.losses, rel=1e-5, abs=0)
+        assert results[stage].val_loss == pytest.approx(reference.val_loss, rel=1e-5)
+    assert sorted(reference.val_loss_by_language) == sorted(WEIGHTS)
+    for stage in ("zero1", "zero2", "zero3"):
+        by_language = results[stage].val_loss_by_language
+        assert min(by_language.values()) <= results[stage].val_loss <= max(by_language.values())
+
+
+def test_tokens_throughput_mfu_and_lr(runs):
+    results, configs = runs
+    result = results["zero1"]
+    assert result.tokens == STEPS * 8 * SEQ_LEN
+    assert result.tokens_per_s > 0
+    flops = configs["zero1"].model_config().flops_per_token(SEQ_LEN)
+    assert result.mfu == pytest.approx(result.tokens_per_s * flops / (1e11 * 2))
+    assert results["zero2"].mfu is None  # no peak known on CPU
+    # cosine with one warmup step, min ratio 0.1, over 4 steps: 0.5, 1, 0.775, 0.325 of 2e-3
+    assert result.lrs == pytest.approx([1e-3, 2e-3, 1.55e-3, 0.65e-3])
+
+
+def test_metrics_are_logged_as_json_lines(runs):
+    results, configs = runs
+    run_dir = configs["zero3"].run_dir
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if "loss" in r]
+    assert [r["step"] for r in steps] == list(range(1, STEPS + 1))
+    assert [r["loss"] for r in steps] == results["zero3"].losses
+    assert all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 for r in steps)
+    assert steps[0]["grad_clip"] == pytest.approx(0.5)  # ramped with the warmup
+    (final,) = [r for r in records if "val_loss" in r]
+    assert final["val_loss"] == results["zero3"].val_loss
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["losses"] == results["zero3"].losses
+
+
+def test_resume_gives_the_uninterrupted_losses(runs):
+    results, configs = runs
+    stopped, resumed, uninterrupted = results["stopped"], results["resumed"], results["zero3"]
+    assert stopped.steps == 2 and stopped.total_steps == STEPS
+    assert stopped.losses == uninterrupted.losses[:2]
+    assert resumed.steps == STEPS
+    assert resumed.losses == uninterrupted.losses  # bitwise: same weights, states, data
+    assert resumed.lrs == uninterrupted.lrs
+    assert resumed.val_loss == uninterrupted.val_loss
+    checkpoints = configs["resumed"].checkpoint_path()
+    kept = sorted(p.name for p in checkpoints.iterdir() if p.is_dir())
+    assert kept == ["step00000003", "step00000004"]  # keep_checkpoints=2
+    assert (checkpoints / "latest").read_text() == "step00000004"
+    assert resumed.checkpoint == checkpoints / "step00000004"
+
+
+def test_lionw_steps(runs):
+    results, _ = runs
+    lion, adam = results["lionw"], results["zero2"]
+    assert all(math.isfinite(x) for x in lion.losses)
+    assert lion.losses[-1] < lion.losses[0] - 0.1
+    assert lion.losses[0] == pytest.approx(adam.losses[0], rel=1e-6)  # same weights, same data
+    assert lion.losses[1:] != pytest.approx(adam.losses[1:], rel=1e-3)  # another update rule
+
+
+def test_continued_pretraining_starts_from_the_checkpoint(runs, data):
+    """The first loss of the continued run is the loss of the checkpoint's weights, and its
+    LR re-warms from half the peak."""
+    import torch
+
+    from trainer.checkpoint import consolidated_weights
+    from trainer.model import MPT
+
+    results, configs = runs
+    config = configs["continued"]
+    model = MPT(replace(config.model_config(), attention="sdpa"))
+    model.load_state_dict(consolidated_weights(config.init_from))
+    spec, _ = data
+    # Step 0 of both ranks: windows 0..7; equal token counts, so one mean is the step's loss.
+    both = np.concatenate([MixtureLoader(spec, 4, rank, 2).batch(0) for rank in (0, 1)])
+    with torch.no_grad():
+        _, loss = model(torch.from_numpy(both[:, :-1]), torch.from_numpy(both[:, 1:]))
+    continued = results["continued"]
+    assert continued.losses[0] == pytest.approx(float(loss), rel=1e-5)
+    assert continued.losses[0] < results["zero1"].losses[0] - 0.1  # trained weights
+    assert continued.lrs == pytest.approx([2e-3 * (0.5 + 0.5 / 3), 2e-3 * (0.5 + 1 / 3)])
