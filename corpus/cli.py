@@ -12,6 +12,7 @@ from corpus.cli_heuristics import heuristics_app
 from corpus.cli_keys import api_app
 from corpus.cli_licenses import licenses_app, optout_app
 from corpus.cli_plan import plan
+from corpus.cli_sweep import sweep
 from corpus.cli_tokenizer import shards_app, tokenizer_app
 from corpus.errors import CodecorpusError, ConfigError
 
@@ -32,6 +33,7 @@ app.add_typer(api_app)  # `keys` and `serve`
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)
+app.command("sweep")(sweep)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)

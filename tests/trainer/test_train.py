@@ -154,3 +154,45 @@ def test_continued_pretraining_starts_from_the_checkpoint(runs, data):
     assert continued.losses[0] == pytest.approx(float(loss), rel=1e-5)
     assert continued.losses[0] < results["zero1"].losses[0] - 0.1  # trained weights
     assert continued.lrs == pytest.approx([2e-3 * (0.5 + 0.5 / 3), 2e-3 * (0.5 + 1 / 3)])
+
+
+def test_one_rank_in_process_matches_two_ranks(runs, data, tmp_path):
+    """As a sweep trial calls it: no launcher, so train() makes a world of one and removes it
+    again; twice in a row in one process, with the same global batch as the 2-rank run."""
+    import os
+
+    import torch.distributed as dist
+
+    from trainer.train import train
+
+    spec, validation = data
+    env = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "MASTER_PORT", "LOCAL_RANK")}
+    config = TrainConfig(**dict(BASE, grad_accum=4), zero_stage=1, run_dir=tmp_path / "one")
+    first = train(config, spec, validation)
+    assert not dist.is_initialized()
+    assert {k: os.environ.get(k) for k in env} == env
+    second = train(config, spec, validation)
+    assert second.losses == first.losses and second.world_size == 1
+    reference = runs[0]["zero1"]
+    assert first.losses == pytest.approx(reference.losses, rel=1e-5, abs=0)
+    assert first.val_loss == pytest.approx(reference.val_loss, rel=1e-5)
+    assert first.tokens == reference.tokens
+
+
+def test_bad_runs_fail_clearly(data, tmp_path):
+    from corpus.errors import ConfigError
+    from trainer.data import DataError
+    from trainer.train import train
+
+    spec, _ = data
+    with pytest.raises(ConfigError, match="fill only 151 steps of 4 windows"):
+        train(TrainConfig(**dict(BASE, max_steps=1000)), spec)
+    with pytest.raises(DataError, match="outside the model's vocabulary of 200"):
+        train(TrainConfig(**BASE, model_overrides={"vocab_size": 200}), spec)
+    first = TrainConfig(**dict(BASE, max_steps=1), run_dir=tmp_path / "run")
+    train(first, spec)
+    with pytest.raises(ConfigError, match="another config"):
+        train(TrainConfig(**dict(BASE, max_steps=1, lr=1e-3), run_dir=first.run_dir,
+                          resume=True), spec)  # fmt: skip
+    with pytest.raises(ConfigError, match=r"mixture must be a trainer\.data\.MixtureSpec"):
+        train(first, {"python": 1.0})
