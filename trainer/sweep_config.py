@@ -86,6 +86,9 @@ class SweepConfig:
     the output folders, which the sweep sets per trial)."""
     fit: FitSettings = field(default_factory=FitSettings)
     """The scaling-law fit on the results."""
+    checkpoints: bool = False
+    """Keep each trial's checkpoints in <out>/trials/<id>/ (an interrupted trial then resumes
+    from its last one); off, trials write none (a sweep of large models would fill the disk)."""
 
     def __post_init__(self) -> None:
         self._tuple("models", str)
@@ -127,6 +130,11 @@ class SweepConfig:
                 f"sweep train sets {reserved}, which the sweep sets per trial: remove them "
                 "(model sizes go in `models`, the seed in `seed`)"
             )
+        from trainer.train_config import TrainConfig  # no torch: cheap
+
+        TrainConfig.from_dict({**self.train, "model": self.models[0]})  # names a bad field
+        if not isinstance(self.checkpoints, bool):
+            raise ConfigError(f"sweep checkpoints must be true or false, got {self.checkpoints!r}")
         if isinstance(self.fit, dict):
             object.__setattr__(self, "fit", _build(FitSettings, "fit", self.fit))
 

@@ -38,8 +38,9 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], fit: SweepFit, path: str | Pat
     path = Path(path)
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    top = max((r["epochs"] for r in rows), default=1.0)
-    grid = np.geomspace(1.0, max(top, 1.0) * 1.15, 200)
+    low = min((r["epochs"] for r in rows), default=1.0)
+    low, top = min(low, 1.0), max((r["epochs"] for r in rows), default=1.0)
+    grid = np.geomspace(low, max(top, 1.0) * 1.15, 200)  # under 1 epoch: only D of U is read
     for i, ((model, planned), group) in enumerate(sorted(series(rows).items())):
         color = colors[i % len(colors)]
         params = float(group[0]["params"])
@@ -56,7 +57,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], fit: SweepFit, path: str | Pat
         else:
             anchor = float(losses[0] / relative_paper_curve(params, tokens, epochs[:1])[0])
         axes.plot(grid, anchor * relative, "--", color=color, alpha=0.8)
-    if top > 8:
+    if top / low > 8:
         axes.set_xscale("log")
     axes.set_xlabel("epochs (D / U)")
     axes.set_ylabel("validation loss (nats/token)")

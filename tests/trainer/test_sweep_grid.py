@@ -129,6 +129,8 @@ def test_yaml_round_trip(tmp_path) -> None:
         ({"models": ["tiny"], "epochs": [1], "tokens": [1.5]}, "list of int"),
         ({"models": ["tiny"], "epochs": [1], "tokens": [-5]}, "tokens must be positive"),
         ({"models": ["tiny"], "epochs": [1], "train": {"seed": 1}}, "sets per trial"),
+        ({"models": ["tiny"], "epochs": [1], "train": {"lr": 0}}, "lr must be"),
+        ({"models": ["tiny"], "epochs": [1], "train": {"zero": 1}}, "unknown field"),
         ({"models": ["tiny"], "epochs": [1], "fit": {"free": ["zeta"]}}, "fit.free"),
         ({"models": ["tiny"], "epochs": [1], "fit": {"free": "some"}}, "fit.free"),
         ({"models": ["tiny"], "epochs": [1], "bogus": 1}, "unknown field"),
@@ -162,3 +164,35 @@ def test_bad_configs_are_refused(data, message) -> None:
 def test_bad_grids_are_refused(config, message) -> None:
     with pytest.raises(SweepError, match=message):
         build_grid(config, MIXTURE)
+
+
+def test_trial_train_config_and_spec(tmp_path) -> None:
+    from trainer.data import ComponentSpec, MixtureSpec
+    from trainer.sweep import trial_spec, trial_train_config
+
+    config = SweepConfig(
+        models=("tiny",),
+        tokens=(120_000,),
+        epochs=(2,),
+        seed=7,
+        train={"lr": 1e-3, "seq_len": 32, "model_overrides": {"n_layers": 1}},
+    )
+    (trial,) = build_grid(config, MIXTURE)
+    assert trial.params == ModelConfig.named("tiny", vocab_size=512, n_layers=1).n_params()
+    train = trial_train_config(config, trial, 512, tmp_path / trial.id)
+    assert (train.model, train.seed, train.lr, train.seq_len) == ("tiny", 7, 1e-3, 32)
+    assert train.model_overrides == {"vocab_size": 512, "n_layers": 1}
+    assert train.model_config().n_params() == trial.params
+    assert train.run_dir is None and train.checkpoint_path() is None and not train.progress
+    kept = trial_train_config(replace(config, checkpoints=True), trial, 512, tmp_path / trial.id)
+    assert kept.run_dir == tmp_path / trial.id and kept.resume
+    base = MixtureSpec(
+        (ComponentSpec("python", 3.0, ("a",)), ComponentSpec("c", 1.0, ("b",))), 10, 32, 0
+    )
+    spec = trial_spec(base, trial, config.seed)
+    assert (spec.tokens, spec.seq_len, spec.seed) == (120_000, 32, 7)
+    assert [(c.language, c.unique_budget) for c in spec.components] == [
+        ("python", 45_000),
+        ("c", 15_000),
+    ]
+    assert spec.token_targets() == {"python": 90_000, "c": 30_000}  # 2 epochs of each

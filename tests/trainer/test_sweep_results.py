@@ -8,7 +8,6 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from trainer.fit import Run
 from trainer.scaling import ScalingLaw
@@ -127,6 +126,8 @@ def test_relative_paper_curve() -> None:
 
 
 def _png(path) -> tuple[int, int]:
+    from PIL import Image  # matplotlib's dependency
+
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(path) as image:
@@ -136,6 +137,7 @@ def _png(path) -> tuple[int, int]:
 
 
 def test_plot_writes_a_png(tmp_path) -> None:
+    pytest.importorskip("matplotlib", reason="plots need the [train] extra (matplotlib)")
     runs = _synthetic(TRUE)
     fit = fit_sweep(runs, free=("b", "e", "rd_star"))
     rows = []

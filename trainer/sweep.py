@@ -1,0 +1,221 @@
+"""Run a sweep: each pending trial a training run in its own Ray worker process, results
+appended to the table as trials finish, then the fit and the figure.
+
+Scheduling: on a cluster with GPUs a trial asks for one GPU (trials run in parallel, one per
+GPU); without GPUs it asks for all the CPUs of the largest node, so trials run one at a time
+per node (on this 2-core machine: one after the other). `max_calls=1` gives every trial a fresh
+process: the trainer's process group, DeepSpeed's accelerator choice and the allocator's memory
+go with it. The shards must be readable at the same paths on every node (shared storage).
+
+Resuming: trials already in `<out>/results.parquet` are skipped; with `checkpoints: true` a
+trial interrupted midway continues from its last checkpoint in `<out>/trials/<id>/`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trainer.sweep_config import SweepConfig
+from trainer.sweep_fit import SweepFit, fit_sweep, runs_from_rows
+from trainer.sweep_grid import MixtureInfo, SweepError, Trial, build_grid
+from trainer.sweep_plot import plot_sweep
+from trainer.sweep_table import ResultsTable
+
+#: Steps whose mean train loss goes in the table's train_loss (the last loss alone is noisy).
+TRAIN_LOSS_STEPS = 10
+#: CPUs a GPU trial asks for besides its GPU (the loader reads memory-mapped shards).
+CPUS_PER_GPU_TRIAL = 1
+
+Event = Callable[[str, Trial, Mapping[str, Any]], None]
+
+
+@dataclass
+class SweepReport:
+    """What a sweep run did and found."""
+
+    trials: list[Trial]
+    """The grid, in order."""
+    rows: list[dict[str, Any]]
+    """Results of the grid's trials found in the table (this run's and earlier ones)."""
+    skipped: list[str] = field(default_factory=list)
+    """Trial ids already in the table before this run."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Trial id -> error, for trials that failed in this run (rerun the sweep to retry them)."""
+    fit: SweepFit | None = None
+    png: Path | None = None
+    table: Path | None = None
+
+
+def trial_spec(base: Any, trial: Trial, seed: int) -> Any:
+    """The trial's MixtureSpec: the mixture's shards with the trial's D, budgets and seed."""
+    from trainer.data import MixtureSpec
+
+    components = tuple(
+        replace(c, unique_budget=trial.unique_by_language[c.language]) for c in base.components
+    )
+    return MixtureSpec(components, trial.tokens, base.seq_len, seed)
+
+
+def trial_train_config(config: SweepConfig, trial: Trial, vocab_size: int, folder: Path) -> Any:
+    """The trial's TrainConfig: the sweep's `train` fields with the trial's model and seed."""
+    from trainer.train_config import TrainConfig
+
+    data = dict(config.train)
+    data["model_overrides"] = {"vocab_size": vocab_size, **data.get("model_overrides", {})}
+    data.setdefault("progress", False)  # Ray worker output: the sweep reports per trial
+    data.update(model=trial.model, seed=config.seed)
+    if config.checkpoints:
+        data.update(run_dir=folder, resume=True)
+    return TrainConfig.from_dict(data)
+
+
+def run_trial(
+    trial: Trial,
+    spec: Any,
+    train_config: Any,
+    validation: Mapping[str, Sequence[str]] | None,
+    folder: Path,
+    seed: int,
+) -> dict[str, Any]:
+    """Train one trial (in the current process) and return its results-table row."""
+    from trainer.data import DocumentOrder
+    from trainer.train import train
+
+    started = time.perf_counter()
+    unique = sum(DocumentOrder(spec).unique.values())  # the subsets' real size, EOD included
+    result = train(train_config, spec, validation)
+    wall = time.perf_counter() - started
+    tail = result.losses[-TRAIN_LOSS_STEPS:]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "trial.json").write_text(
+        json.dumps({"trial": trial.to_dict(), "result": result.to_dict()}, indent=1)
+    )
+    return {
+        "trial_id": trial.id,
+        "model": trial.model,
+        "params": trial.params,
+        "tokens": result.tokens,
+        "unique_tokens": unique,
+        "epochs": result.tokens / unique,
+        "planned_tokens": trial.tokens,
+        "planned_unique": trial.unique,
+        "planned_epochs": trial.epochs,
+        "steps": result.steps,
+        "val_loss": result.val_loss,
+        "val_loss_by_language": result.val_loss_by_language,
+        "train_loss": sum(tail) / len(tail) if tail else float("nan"),
+        "tokens_per_s": result.tokens_per_s,
+        "mfu": result.mfu,
+        "wall_s": wall,
+        "seed": seed,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def run_sweep(
+    config: SweepConfig,
+    base_spec: Any,
+    mixture: MixtureInfo,
+    out: str | Path,
+    *,
+    validation: Mapping[str, Sequence[str]] | None = None,
+    ray_address: str | None = None,
+    on_event: Event | None = None,
+) -> SweepReport:
+    """Train the grid's pending trials, then fit and plot every finished trial of the grid.
+
+    `base_spec`: the mixture's MixtureSpec (trainer.data); `validation`: validation shard
+    prefixes per language (needed: the table's loss is the validation loss).
+    """
+    if not validation:
+        raise SweepError(
+            "the sweep needs validation shards (its loss is the validation loss): curate the "
+            "version with shards.validation_fraction > 0"
+        )
+    out = Path(out)
+    emit = on_event or (lambda kind, trial, info: None)
+    trials = build_grid(config, mixture)
+    configs = {
+        t.id: trial_train_config(config, t, mixture.vocab_size, out / "trials" / t.id)
+        for t in trials
+    }  # validates the sweep's `train` fields before anything runs
+    table = ResultsTable(out)
+    done = table.trial_ids()
+    report = SweepReport(trials, [], skipped=[t.id for t in trials if t.id in done])
+    pending = [t for t in trials if t.id not in done]
+    for trial in trials:
+        if trial.id in done:
+            emit("skipped", trial, {})
+    if pending:
+        _run_on_ray(config, base_spec, pending, configs, validation, table, out, report,
+                    emit, ray_address)  # fmt: skip
+    report.rows = table.rows([t.id for t in trials])
+    report.fit = fit_sweep(runs_from_rows(report.rows), config.fit.free)
+    (out / "fit.json").write_text(json.dumps(report.fit.to_dict(), indent=2))
+    if report.rows:
+        report.png = plot_sweep(report.rows, report.fit, out / "loss_vs_epochs.png")
+        report.table = table.parquet
+    return report
+
+
+def _run_on_ray(
+    config: SweepConfig,
+    base_spec: Any,
+    pending: list[Trial],
+    configs: Mapping[str, Any],
+    validation: Mapping[str, Sequence[str]],
+    table: ResultsTable,
+    out: Path,
+    report: SweepReport,
+    emit: Event,
+    ray_address: str | None,
+) -> None:
+    import ray
+
+    from corpus.config import RunnerConfig
+    from corpus.runner import ray_session
+
+    with ray_session(RunnerConfig(ray_address=ray_address)):
+        remote = ray.remote(max_calls=1)(run_trial).options(**trial_resources())
+        waiting = {}
+        for trial in pending:
+            spec = trial_spec(base_spec, trial, config.seed)
+            ref = remote.remote(trial, spec, configs[trial.id], dict(validation),
+                                out / "trials" / trial.id, config.seed)  # fmt: skip
+            waiting[ref] = trial
+        emit("submitted", pending[0], {"count": len(pending)})
+        while waiting:
+            (ref,), _ = ray.wait(list(waiting), num_returns=1)
+            trial = waiting.pop(ref)
+            try:
+                row = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                report.failed[trial.id] = _reason(exc)
+                emit("failed", trial, {"error": report.failed[trial.id]})
+                continue
+            table.append(row)
+            emit("finished", trial, row)
+
+
+def trial_resources() -> dict[str, float]:
+    """One GPU per trial where the cluster has GPUs, else a whole (largest) node's CPUs."""
+    import ray
+
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if any(n.get("GPU", 0) >= 1 for n in nodes):
+        return {"num_gpus": 1, "num_cpus": CPUS_PER_GPU_TRIAL}
+    return {"num_cpus": max(n.get("CPU", 1) for n in nodes)}
+
+
+def _reason(exc: BaseException) -> str:
+    """The trial's own error message, without Ray's traceback wrapping."""
+    cause = getattr(exc, "cause", None)
+    if cause is not None:
+        return f"{type(cause).__name__}: {cause}"
+    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
