@@ -139,6 +139,7 @@ def run_sweep(
             "version with shards.validation_fraction > 0"
         )
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     emit = on_event or (lambda kind, trial, info: None)
     trials = build_grid(config, mixture)
     configs = {

@@ -132,3 +132,21 @@ def test_bad_grids_fail_before_training(version, tmp_path) -> None:
         app, ["sweep", "ds", "-v", "v2", *base[4:], "--out", str(tmp_path / "o")], env=env
     )
     assert wrong.exit_code != 0 and "not ds@v2" in str(wrong.exception)
+
+
+def test_failed_trials_are_reported_and_left_to_a_rerun(version, tmp_path) -> None:
+    catalog, mixture = version
+    config = tmp_path / "sweep.yaml"
+    config.write_text("models: [tiny]\nepochs: [1, 2]\ntokens: [4000]\n")
+    empty = tmp_path / "pulled"  # --shard-root where no shard was pulled
+    empty.mkdir()
+    args = ["sweep", "ds", "-v", "v1", "-m", mixture.id, "--config", str(config),
+            "--out", str(tmp_path / "out"), "--shard-root", str(empty)]  # fmt: skip
+    env = {"CODECORPUS_HOME": str(catalog.settings.home), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code != 0
+    assert result.output.count("failed MissingShardError") == 2
+    assert "2 trial(s) failed" in str(result.exception) and "rerun" in str(result.exception)
+    assert "fit skipped" in result.output
+    assert not (tmp_path / "out" / "results.parquet").exists()
+    assert json.loads((tmp_path / "out" / "fit.json").read_text())["runs"] == 0
