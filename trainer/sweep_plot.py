@@ -36,7 +36,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], fit: SweepFit, path: str | Pat
     from matplotlib.lines import Line2D
 
     path = Path(path)
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    figure, axes = plt.subplots(figsize=(10, 5), dpi=120)  # 1200 x 600 pixels
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     low = min((r["epochs"] for r in rows), default=1.0)
     low, top = min(low, 1.0), max((r["epochs"] for r in rows), default=1.0)
@@ -66,7 +66,9 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], fit: SweepFit, path: str | Pat
         title += f": fitted R_D* = {fit.law.rd_star:.3g} (paper 15.4)"
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    runs_legend = axes.legend(fontsize=7, loc="upper left", title="series", title_fontsize=7)
+    # Legends right of the axes: inside, they hide points.
+    runs_legend = axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                              title="series", title_fontsize=7)  # fmt: skip
     axes.add_artist(runs_legend)
     styles = [
         Line2D([], [], color="gray", marker="o", linestyle="", label="trials"),
@@ -77,8 +79,8 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], fit: SweepFit, path: str | Pat
     ]  # fmt: skip
     if fit.law is not None:
         styles.insert(1, Line2D([], [], color="gray", linestyle="-", label="fitted law"))
-    axes.legend(handles=styles, fontsize=7, loc="lower right")
-    figure.tight_layout()
+    axes.legend(handles=styles, fontsize=7, loc="lower left", bbox_to_anchor=(1.02, 0.0))
+    figure.subplots_adjust(left=0.08, right=0.7, top=0.92, bottom=0.1)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     plt.close(figure)

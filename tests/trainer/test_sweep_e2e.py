@@ -99,7 +99,7 @@ def test_tiny_sweep_end_to_end(version, tmp_path) -> None:
     png = out / "loss_vs_epochs.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(png) as image:
-        assert image.size == (960, 600)
+        assert image.size == (1200, 600)
     assert (out / "results.csv").exists()
     assert all((out / "trials" / r["trial_id"] / "trial.json").exists() for r in rows)
 

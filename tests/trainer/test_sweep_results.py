@@ -147,8 +147,8 @@ def test_plot_writes_a_png(tmp_path) -> None:
         rows.append({**row, "params": int(run.params)})
     assert len(series(rows)) == 6 and all(len(g) == 6 for g in series(rows).values())
     path = plot_sweep(rows, fit, tmp_path / "plots" / "sweep.png")
-    assert _png(path) == (960, 600)
+    assert _png(path) == (1200, 600)
     # Without a fit the paper's curve is anchored at each series' first trial.
     skipped = fit_sweep(runs[:1])
-    assert _png(plot_sweep(rows[:3], skipped, tmp_path / "nofit.png")) == (960, 600)
+    assert _png(plot_sweep(rows[:3], skipped, tmp_path / "nofit.png")) == (1200, 600)
     assert math.isclose(rows[0]["epochs"], 1.0)
