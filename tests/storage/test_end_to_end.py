@@ -43,6 +43,9 @@ REPOS = [
 ]  # fmt: skip
 CONFIG = {"tokenizer": {"vocab_size": 3000}, "shards": {"validation_fraction": 0.25}}
 WAREHOUSE = "s3://warehouse/e2e"
+#: Dedup and finish partitions: a few (the result does not depend on them, tested elsewhere);
+#: each partition is a Ray task per step and a few objects in the run folder.
+PARTITIONS = 3
 #: Columns that name where a row came from, not what it is.
 PROVENANCE = ("source", "ingest_id")
 
@@ -112,11 +115,13 @@ def runs(s3_server: S3Server, ray_local, tmp_path_factory: pytest.TempPathFactor
     env.update(s3_server.env(), CODECORPUS_HOME=str(base / "s3-home"),
                CODECORPUS_WAREHOUSE=WAREHOUSE)  # fmt: skip
     _codecorpus(env, "ingest", "s3://sources/e2e", "-d", "ds", "--layout", "repos")
-    _codecorpus(env, "curate", "ds", "--version", "v1", "--config", str(base / "curate.yaml"))
+    _codecorpus(env, "curate", "ds", "--version", "v1", "--config", str(base / "curate.yaml"),
+                "--partitions", str(PARTITIONS))  # fmt: skip
 
     local = Catalog(Settings(home=base / "local-home"))
-    ingest([str(tree)], "ds", local, layout=Layout.REPOS, runner=RunnerConfig(workers=2))
-    curate("ds", "v1", local, CurationConfig.from_dict(CONFIG), RunnerConfig(workers=2))
+    runner = RunnerConfig(workers=2, partitions=PARTITIONS)
+    ingest([str(tree)], "ds", local, layout=Layout.REPOS, runner=runner)
+    curate("ds", "v1", local, CurationConfig.from_dict(CONFIG), runner)
     remote = Settings(home=base / "s3-home", warehouse=WAREHOUSE,
                       s3_endpoint=s3_server.endpoint, s3_region=REGION)  # fmt: skip
     return Runs(local, remote, files)
