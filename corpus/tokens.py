@@ -13,6 +13,7 @@ import logging
 import re
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,8 @@ class PartitionTokenizer:
         directory = local_path(shard_dir)
         if directory is None:
             self.staging = Path(tempfile.mkdtemp(prefix="codecorpus-shards-"))
+            # removed with this object even when the task fails before `close`
+            weakref.finalize(self, shutil.rmtree, self.staging, ignore_errors=True)
             directory = str(self.staging)
         self.writer = DatasetShardWriter(
             directory,
