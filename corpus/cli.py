@@ -14,6 +14,7 @@ from corpus.cli_licenses import licenses_app, optout_app
 from corpus.cli_plan import plan
 from corpus.cli_sweep import sweep
 from corpus.cli_tokenizer import shards_app, tokenizer_app
+from corpus.cli_train import train_command
 from corpus.errors import CodecorpusError, ConfigError
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(api_app)  # `keys` and `serve`
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)
+app.command("train")(train_command)
 app.command("sweep")(sweep)
 
 ConfigOpt = Annotated[
@@ -149,7 +151,8 @@ def curate(
     console.print(dedup_line(report.dedup))
     console.print(tokens_line(report.version.stats))
     console.print(
-        f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]})"
+        f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]}, "
+        f"run {report.run_id})"
     )
 
 
@@ -216,6 +219,9 @@ def demo(
 
 
 def main() -> None:
+    from corpus.logs import configure
+
+    configure()  # CODECORPUS_LOG_FORMAT=json: JSON lines with the run id on stderr
     try:
         app()
     except CodecorpusError as exc:

@@ -8,10 +8,15 @@ what finished):
 2. The dedup stage (`dedup.stage.run_dedup`): exact, then near duplicates.
 3. Finish: staged rows + drops -> the version's decisions (every file, no
    content) and files (kept, with content); then commit, register, clean up.
+
+A run holds its version name's publish lock from start to registration and
+logs with its run id bound (`corpus.logs`), in Ray workers too.
 """
 
 import hashlib
 import json
+import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +27,6 @@ import pyarrow as pa
 from corpus.catalog import DECISIONS, FILES, MINHASH, RAW, SHARDS, Catalog, data_file_uris
 from corpus.config import CurationConfig, RunnerConfig
 from corpus.curate_tokens import (
-    commit_version_rows,
     shards_schema,
     token_stats,
     version_tokenizer,
@@ -37,7 +41,10 @@ from corpus.errors import CodecorpusError, ConfigError, VersionExists
 from corpus.licenses.reference import spdx_list_version
 from corpus.licenses.scope import evidence_rows
 from corpus.licenses.stage import EVIDENCE
+from corpus.locks import publish_lock
+from corpus.logs import bind, set_phase
 from corpus.optout import OptOutRegistry
+from corpus.publish import commit_tables, logged_steps
 from corpus.rowkeys import ROW_KEY, drop_superseded, key_set, latest_rows, row_keys
 from corpus.runner import map_units, ray_session, share
 from corpus.schema import decisions_schema, files_schema
@@ -48,7 +55,6 @@ from corpus.versions import (
     Registry,
     Version,
     code_version,
-    commit_version_files,
     validate_version_name,
 )
 from dedup.candidates import sha_key_set
@@ -57,12 +63,15 @@ from dedup.records import MINHASH_SCHEMA
 from dedup.stage import Progress, run_dedup
 from heuristics.licenses import OPT_OUT
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class CurateReport:
     version: Version
     summary: CallSummary = field(default_factory=CallSummary)
     dedup: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
 
 
 def curate(
@@ -74,15 +83,42 @@ def curate(
     on_progress: Callable[[CallSummary, int], None] | None = None,
     dedup_against: str | None = None,
     on_step: Progress | None = None,
+    run_id: str | None = None,
 ) -> CurateReport:
     """Apply the curate stages to the latest raw snapshot and publish `version_name`.
 
     `dedup_against` names a previous version whose persisted MinHash signatures
-    are reused for unchanged content instead of being recomputed.
+    are reused for unchanged content instead of being recomputed. `run_id` (a new
+    one by default) is bound to every log record of the run.
     """
-    config = config or CurationConfig()
-    runner = runner or RunnerConfig()
     validate_version_name(version_name)
+    run_id = run_id or uuid.uuid4().hex
+    with bind(run_id=run_id, dataset=dataset, version=version_name, phase="start"):
+        try:
+            with publish_lock(catalog.settings, dataset, version_name):
+                log.info("curate run %s of %s@%s started", run_id, dataset, version_name)
+                report = _curate(
+                    dataset, version_name, catalog, config or CurationConfig(),
+                    runner or RunnerConfig(), on_progress, dedup_against, logged_steps(on_step),
+                )  # fmt: skip
+        except Exception as exc:
+            log.error("curate run %s failed: %s", run_id, exc)
+            raise
+        report.run_id = run_id
+        log.info("published %s@%s", dataset, version_name)
+        return report
+
+
+def _curate(
+    dataset: str,
+    version_name: str,
+    catalog: Catalog,
+    config: CurationConfig,
+    runner: RunnerConfig,
+    on_progress: Callable[[CallSummary, int], None] | None,
+    dedup_against: str | None,
+    on_step: Progress,
+) -> CurateReport:
     registry = Registry(catalog, dataset)
     if registry.exists(version_name):
         raise VersionExists(
@@ -112,6 +148,7 @@ def curate(
     )
     units = [{"uri": uri} for uri in data_file_uris(raw, snapshot.snapshot_id)]
     with ray_session(runner):
+        set_phase("stages")
         first = read_marker(join(run, "steps", "stages"))
         if first is None:
             context = {EVIDENCE: share(evidence), OPT_OUT: opt_out.entries}
@@ -133,11 +170,11 @@ def curate(
                     on_progress(staged, len(units))
             first = staged.to_table().to_pylist()[0]
             write_marker(join(run, "steps", "stages"), first)
-            if on_step is not None:
-                on_step("stages", {"files": first["seen"], "bytes": first["bytes_seen"]})
-        elif on_step is not None:
+            on_step("stages", {"files": first["seen"], "bytes": first["bytes_seen"]})
+        else:
             on_step("stages", {"resumed": True})
         dedup_stats: dict[str, Any] = {}
+        set_phase("dedup")
         if config.dedup.exact or config.dedup.near:
             dedup_stats = run_dedup(
                 join(run, "dedup"),
@@ -148,6 +185,7 @@ def curate(
                 reuse_files,
                 on_step,
             )
+        set_phase("tokenizer")
         tokenizer_sha = version_tokenizer(
             catalog, dataset, version_name, snapshot.snapshot_id, config, runner, run, on_step
         )
@@ -161,6 +199,7 @@ def curate(
                 f"{shards_table.location().rstrip('/')}/data/version={version_name}"
                 f"/tokenizer={tokenizer_sha[:16]}"
             )
+        set_phase("finish")
         finished = run_step(
             join(run, "steps", "finish"),
             finish_step,
@@ -179,26 +218,16 @@ def curate(
             ],
             combine=lambda results: {"calls": results},
         )
-        if on_step is not None:
-            on_step("finish", {"partitions": runner.partitions})
+        on_step("finish", {"partitions": runner.partitions})
     summary = _final_summary(first, finished["calls"])
-    properties = {"codecorpus.version": version_name}
-    decisions_snapshot = commit_version_files(
-        catalog, dataset, DECISIONS, version_name, summary.data_files, properties
-    )
-    files_snapshot = commit_version_files(
-        catalog, dataset, FILES, version_name, summary.extra_files, properties
-    )
-    minhash_files = dedup_stats.pop("minhash_files", [])
-    minhash_snapshot = commit_version_files(
-        catalog, dataset, MINHASH, version_name, minhash_files, properties
-    )
+    set_phase("commit")
     shard_rows = [row for call in finished["calls"] for row in call.get("shards", [])]
-    shards_snapshot = None
-    if tokenizer_sha is not None:
-        shards_snapshot = commit_version_rows(
-            catalog, dataset, SHARDS, version_name, shard_rows, shards_schema()
-        )
+    snapshots = commit_tables(
+        catalog, dataset, version_name, summary, dedup_stats.pop("minhash_files", []),
+        shard_rows if tokenizer_sha is not None else None, on_step,
+    )  # fmt: skip
+    decisions_snapshot, files_snapshot = snapshots[DECISIONS], snapshots[FILES]
+    minhash_snapshot, shards_snapshot = snapshots[MINHASH], snapshots.get(SHARDS)
     stats = version_stats(summary.tally, summary.stripped_bytes)
     stats["dedup"] = _dedup_stats(dedup_stats, summary.tally, config, reusable.size)
     stats.update(token_stats(finished["calls"], shard_rows, stats, tokenizer_sha))
@@ -233,8 +262,9 @@ def curate(
             "shards_snapshot_id": shards_snapshot,
         },
     )
-    if on_step is not None:  # every table committed; the version is not visible yet
-        on_step("committed", {"decisions_snapshot_id": decisions_snapshot})
+    # every table committed; the version is not visible until the registry row commits
+    on_step("committed", {"decisions_snapshot_id": decisions_snapshot})
+    set_phase("publish")
     registry.register(version)
     delete_folder(run)  # stage checkpoints are only needed until the version is published
     return CurateReport(version, summary, stats["dedup"])

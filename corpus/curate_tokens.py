@@ -117,20 +117,20 @@ def commit_version_rows(
     tokenizer: str | None = None,
 ) -> int:
     """Replace a version's rows (of one tokenizer, if given) of a small table (the shard
-    manifest); returns the snapshot."""
+    manifest), tagged with the version name; returns the snapshot."""
     from pyiceberg.expressions import And, EqualTo
+
+    from corpus.versions import tag_staged_snapshot
 
     table = pa.Table.from_pylist([{**r, "version": version} for r in rows], schema=schema)
 
-    def replace(iceberg_table, tx) -> None:
+    def replace(iceberg_table, tx) -> int:
         condition = EqualTo("version", version)
         if tokenizer is not None:
             condition = And(condition, EqualTo("tokenizer", tokenizer))
         if data_file_uris(iceberg_table, row_filter=condition):  # rows of an earlier attempt
             tx.delete(condition)
-        if table.num_rows:
-            tx.append(table)
+        tx.append(table)  # even empty: the commit has a snapshot of its own to record
+        return tag_staged_snapshot(tx, version)
 
-    catalog.commit(dataset, table_name, replace)
-    snapshot = catalog.table(dataset, table_name).current_snapshot()
-    return snapshot.snapshot_id if snapshot else 0
+    return catalog.commit(dataset, table_name, replace)

@@ -23,3 +23,11 @@ class VersionNotFound(CodecorpusError, LookupError):
 
 class VersionExists(CodecorpusError):
     """A version name is taken: versions are immutable."""
+
+
+class VersionInProgress(VersionExists):
+    """Another run is publishing this version name right now."""
+
+
+class CommitConflict(CodecorpusError):
+    """Concurrent writers kept committing first; the change could not be applied."""

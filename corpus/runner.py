@@ -38,12 +38,16 @@ def ray_session(runner: RunnerConfig) -> Iterator[None]:
     import ray
     from ray.data import DataContext
 
+    from corpus.logs import ray_runtime_env
+
     started = False
     if not ray.is_initialized():
         common: dict[str, Any] = {
             "include_dashboard": False,
             "log_to_driver": False,
             "logging_level": logging.ERROR,
+            # workers log like the driver, with its run id (a Ray already running keeps its own)
+            "runtime_env": ray_runtime_env(),
         }
         if runner.ray_address:
             ray.init(address=runner.ray_address, **common)
@@ -100,6 +104,7 @@ def _call_worker(
     if worker is None:
         _WORKER_CACHE.clear()
         worker = _WORKER_CACHE[run_key] = worker_cls(*constructor_args)
+        log.info("%s ready in worker process %d", worker_cls.__name__, os.getpid())
     return worker(units)
 
 

@@ -190,6 +190,7 @@ class _RunActor:
                 on_progress=lambda summary, total: None,
                 dedup_against=run.config.get("dedup_against"),
                 on_step=lambda name, result: store.add_step(run.id, name, result),
+                run_id=run.id,
             )
         except Exception as exc:  # recorded for the user
             store.set_status(run.id, RunStatus.FAILED, f"{exc}\n{traceback.format_exc()}")
@@ -218,6 +219,7 @@ def submit(
     import ray
 
     from corpus.config import CurationConfig, RunnerConfig
+    from corpus.logs import bind, ray_runtime_env
     from corpus.versions import validate_version_name
 
     validate_version_name(version)
@@ -229,6 +231,8 @@ def submit(
         version,
         {"curation": curation or {}, "runner": runner or {}, "dedup_against": dedup_against},
     )
+    with bind(run_id=run.id, dataset=dataset, version=version):
+        runtime_env = ray_runtime_env()  # the actor's tasks inherit it: workers log the run id
     actor = (
         ray.remote(_RunActor)
         .options(
@@ -237,6 +241,7 @@ def submit(
             lifetime="detached",
             num_cpus=0,
             max_restarts=0,
+            runtime_env=runtime_env,
         )
         .remote(settings.model_dump(mode="json"), run.id)
     )

@@ -1,9 +1,13 @@
 """The version registry: a version exists once its row commits to `<ds>.versions`.
 
-Publishing writes the version's data files, commits them to `<ds>.decisions`
-and `<ds>.files` (tagged with the version name), and only then appends the
-registry row. A crash before that last commit leaves no visible version; the
-next publish of the same name deletes the orphaned rows first.
+Publishing writes the version's data files, commits them to `<ds>.decisions`,
+`<ds>.files` and the other tables (each commit tagged with the version name),
+and only then appends the registry row: that append is the single atomic step
+that makes a version visible. Readers find a version's rows through the
+snapshot ids its row records, never through a table's current state. A crash
+before the registry row leaves no visible version; the next publish of the
+same name (one run per name at a time, `corpus.locks`) replaces the orphaned
+rows.
 """
 
 import json
@@ -18,9 +22,18 @@ from typing import Any
 import pyarrow as pa
 from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table, Transaction
+from pyiceberg.table.update.snapshot import ManageSnapshots
 
 from corpus import __version__
-from corpus.catalog import DECISIONS, FILES, RAW, VERSIONS, Catalog, data_file_uris
+from corpus.catalog import (
+    DECISIONS,
+    FILES,
+    RAW,
+    VERSIONS,
+    Catalog,
+    data_file_uris,
+    staged_snapshot_id,
+)
 from corpus.errors import ConfigError, DatasetNotFound, VersionExists, VersionNotFound
 
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -102,7 +115,8 @@ class Registry:
     def list(self) -> list[Version]:
         if not self.catalog.has_table(self.dataset, VERSIONS):
             return []
-        rows = self._table().scan().to_arrow().sort_by("created_at").to_pylist()
+        table = self.catalog.table(self.dataset, VERSIONS)
+        rows = table.scan().to_arrow().sort_by("created_at").to_pylist()
         return [Version.from_row(r) for r in rows]
 
     def get(self, name: str) -> Version:
@@ -144,22 +158,28 @@ def commit_version_files(
     files: list[str],
     properties: dict[str, str],
 ) -> int:
-    """Commit a version's data files to a partitioned table; returns the snapshot id."""
+    """Commit a version's data files to a partitioned table, tagged with the version name, in
+    one commit; returns the snapshot id. Rows of the same name left by a run that died before
+    registering it are replaced (the caller holds the name's publish lock)."""
 
-    def replace(table: Table, tx: Transaction) -> None:
+    def replace(table: Table, tx: Transaction) -> int:
         orphans = data_file_uris(table, row_filter=EqualTo("version", version))
-        if orphans:  # left by a run that crashed before registering this name
+        if orphans:
             tx.delete(EqualTo("version", version))
         tx.add_files(sorted(files), snapshot_properties=properties)
+        return tag_staged_snapshot(tx, version)
 
-    catalog.commit(dataset, table_name, replace)
-    table = catalog.table(dataset, table_name)
-    snapshot_id = table.current_snapshot().snapshot_id
-    refs = table.metadata.refs
-    manage = table.manage_snapshots()
-    if version in refs:
-        manage = manage.remove_tag(version)
-    manage.create_tag(snapshot_id, version).commit()
+    return catalog.commit(dataset, table_name, replace)
+
+
+def tag_staged_snapshot(tx: Transaction, tag: str) -> int:
+    """Point `tag` at the snapshot `tx` is about to commit (same commit); returns its id.
+    Tags keep a version's snapshots from being expired while it is being published."""
+    snapshot_id = staged_snapshot_id(tx)
+    manage = ManageSnapshots(tx)
+    if tag in tx.table_metadata.refs:  # from an earlier attempt at this name
+        manage = manage.remove_tag(tag)
+    manage.create_tag(snapshot_id, tag).commit()
     return snapshot_id
 
 

@@ -1,7 +1,5 @@
 """The at-scale catalog path: the same ingest and curate on PostgreSQL (127.0.0.1:5432)."""
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,25 +12,6 @@ from corpus.sources import Layout
 from corpus.versions import Registry, scan_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("ray_local")]
-
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-
-@pytest.fixture
-def postgres_uri() -> Iterator[str]:
-    """A fresh database per test, dropped afterwards."""
-    psycopg2 = pytest.importorskip("psycopg2")
-    name = f"codecorpus_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(ADMIN_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_versions_on_postgres_match_sqlite(sample_corpus, tmp_path: Path, postgres_uri) -> None:
