@@ -28,8 +28,13 @@ from typing import Any
 import pyarrow as pa
 
 from corpus.config import RunnerConfig
+from corpus.errors import CodecorpusError
 
 log = logging.getLogger(__name__)
+
+
+class ClusterLost(CodecorpusError):
+    """Tasks failed past their retries because Ray workers or nodes died; the run resumes."""
 
 
 @contextmanager
@@ -63,8 +68,18 @@ def ray_session(runner: RunnerConfig) -> Iterator[None]:
     context = DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # tasks that failed past their retries because workers or nodes died: not a bug
+    lost = (ray.exceptions.NodeDiedError, ray.exceptions.WorkerCrashedError,
+            ray.exceptions.ObjectLostError)  # fmt: skip
     try:
         yield
+    except lost as exc:
+        detail = str(exc).strip().splitlines()[0]
+        raise ClusterLost(
+            f"Ray lost workers or nodes more often than {MAX_RETRIES} retries cover "
+            f"({type(exc).__name__}: {detail}); check the cluster (`ray status`) and rerun the "
+            f"same command: curate resumes from its last finished step"
+        ) from exc
     finally:
         if started:
             ray.shutdown()

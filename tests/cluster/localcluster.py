@@ -3,9 +3,11 @@
 Each node is one `ray start --block` process (the head, then workers joining it)
 with its own temp dir, ports and a custom resource named after the node. The
 `ray start` process is the parent of everything its node runs (GCS, raylet,
-agents, workers), so killing its process tree is a real node loss, and stopping
-the cluster touches only processes this object started: never a global
-`ray stop`, which would take down every other Ray on the machine.
+agents, workers), so killing its process tree is a real node loss. Stopping
+touches only what this object started: the nodes' process trees, then any
+process left carrying this cluster's marker variable in its environment (every
+Ray process inherits it). Never a global `ray stop`, which would take down every
+other Ray on the machine.
 
 Why not `ray.cluster_utils.Cluster`: it starts nodes inside the calling process
 (a pytest worker that may already hold a Ray session) through private APIs;
@@ -36,6 +38,8 @@ READY = "Ray runtime started"
 JOB_PREFIX, TASK_PREFIX = ":job_id:", ":task_name:"
 #: Processes of a node that are not task executors.
 SERVICE_TITLES = ("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")
+#: Set in the environment of every process of a cluster (its root folder).
+MARKER = "CODECORPUS_TEST_RAY_CLUSTER"
 
 
 @dataclass
@@ -64,31 +68,29 @@ class RayNode:
 
 @dataclass
 class LocalRayCluster:
-    """`node_cpus[0]` CPUs on the head, one worker node per further entry."""
+    """`node_cpus[0]` CPUs on the head, one worker node (`w1`, `w2`, ...) per further entry."""
 
     node_cpus: Sequence[int] = (1, 1, 1)
     object_store_bytes: int = 128 * MiB
-    root: Path | None = None
-    nodes: list[RayNode] = field(default_factory=list)
-    port: int = 0
-    env: dict[str, str] = field(default_factory=dict)
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    """Our own token (RAY_AUTH_MODE=token): independent of ~/.ray/auth_token, which other
+    Rays on this machine create."""
+    root: Path = field(init=False)
+    nodes: list[RayNode] = field(init=False)
+    port: int = field(init=False, default=0)
+    env: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         # Unix socket paths are limited to ~107 bytes: a short root under /tmp.
-        self.root = (
-            Path(tempfile.mkdtemp(prefix="ccr-", dir="/tmp")) if self.root is None else self.root
-        )
+        self.root = Path(tempfile.mkdtemp(prefix="ccr-", dir="/tmp"))
+        names = ["head", *(f"w{i}" for i in range(1, len(self.node_cpus)))]
         self.nodes = [
-            RayNode(
-                "head" if i == 0 else f"w{i}", cpus, self.root / ("head" if i == 0 else f"w{i}")
-            )
-            for i, cpus in enumerate(self.node_cpus)
+            RayNode(n, c, self.root / n) for n, c in zip(names, self.node_cpus, strict=True)
         ]
         self.env = {
             **self.plain_env(),
-            # our own token: independent of ~/.ray/auth_token, which other Rays here create
             "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN": secrets.token_hex(16),
+            "RAY_AUTH_TOKEN": self.auth_token,
             "RAY_USAGE_STATS_ENABLED": "0",
             # declare a killed node dead in ~3 s instead of ~30 s
             "RAY_health_check_period_ms": "1000",
@@ -115,22 +117,18 @@ class LocalRayCluster:
     def start(self, timeout: float = 180) -> "LocalRayCluster":
         head, *workers = self.nodes
         try:
-            self._launch(head)
-            self._wait_ready([head], timeout)
-            for node in workers:  # separate temp dirs: workers can start together
-                self._launch(node)
-            self._wait_ready(workers, timeout)
+            self._start([head], timeout)
+            self._start(workers, timeout)  # separate temp dirs: workers can start together
         except BaseException:
             self.stop()
             raise
         return self
 
     def restart(self, name: str, timeout: float = 180) -> None:
+        """Start a node again (after `kill`); nothing if it runs."""
         node = self.node(name)
-        if node.alive:
-            return
-        self._launch(node)
-        self._wait_ready([node], timeout)
+        if not node.alive:
+            self._start([node], timeout)
 
     def kill(self, name: str) -> int:
         """SIGKILL every process of a worker node at once (a machine lost); returns how many."""
@@ -138,40 +136,27 @@ class LocalRayCluster:
         if node is self.nodes[0]:
             raise ValueError("killing the head ends the cluster; kill a worker node")
         victims = node.processes()
-        for proc in victims:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(victims, timeout=10)
+        _kill(victims)
         if node.process is not None:
             node.process.wait(timeout=10)
         return len(victims)
 
     def stop(self, keep_files: bool = False) -> None:
-        """SIGTERM each node (workers first, `ray start --block` stops its children), then
-        SIGKILL whatever of their process trees is left; remove the temp dirs."""
+        """SIGTERM each node (workers first; `ray start --block` stops its children), SIGKILL
+        what is left of their trees and any other process with our marker; remove the files."""
         for node in reversed(self.nodes):
             victims = node.processes()
             if node.alive:
                 node.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-            _, alive = psutil.wait_procs(victims, timeout=15)
-            for proc in alive:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    proc.kill()
-            psutil.wait_procs(alive, timeout=5)
+            _, left = psutil.wait_procs(victims, timeout=15)
+            _kill(left)
+        _kill(self._marked())
         if not keep_files:
-            shutil.rmtree(self.root, ignore_errors=True)  # type: ignore[arg-type]
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def running_tasks(self, name: str) -> list[str]:
         """Names of the Ray tasks the node's worker processes are executing now."""
-        titles = []
-        for proc in self.node(name).processes():
-            try:
-                title = proc.name()
-            except psutil.NoSuchProcess:
-                continue
-            if title.startswith("ray::") and not title.startswith(SERVICE_TITLES):
-                titles.append(title.removeprefix("ray::"))
-        return titles
+        return [t for t in map(task_title, (p.pid for p in self.node(name).processes())) if t]
 
     def executed_tasks(self, name: str, job: str | None = None) -> list[str]:
         """Names of the tasks the node's workers started (of one job id, or all), from their
@@ -184,11 +169,24 @@ class LocalRayCluster:
                     names.extend(tasks)
         return names
 
+    def _start(self, nodes: Sequence[RayNode], timeout: float, attempts: int = 3) -> None:
+        """Launch `nodes`, wait until registered; relaunch (new ports) any that exited: a
+        port picked free can be taken by another process before the node binds it."""
+        pending = list(nodes)
+        for _ in range(attempts):
+            for node in pending:
+                self._launch(node)
+            pending = self._wait_ready(pending, timeout)
+            if not pending:
+                return
+            _kill([p for node in pending for p in node.processes()])
+        logs = "\n".join(f"{n.name}: {_tail(n.log)}" for n in pending)
+        raise RuntimeError(f"ray nodes {[n.name for n in pending]} failed to start:\n{logs}")
+
     def _launch(self, node: RayNode) -> None:
-        is_head = node is self.nodes[0]
         held = [_bind_free_port() for _ in range(8)]  # held together: eight distinct ports
         ports = [s.getsockname()[1] for s in held]
-        if is_head:
+        if node is self.nodes[0]:
             self.port = ports[7]
             role = ["--head", f"--port={self.port}", "--include-dashboard=false",
                     f"--dashboard-port={ports[6]}"]  # fmt: skip
@@ -210,33 +208,39 @@ class LocalRayCluster:
             "--max-worker-port=0",
         ]  # fmt: skip
         node.starts += 1
-        node.log = self.root / f"{node.name}-{node.starts}.log"  # type: ignore[operator]
+        node.log = self.root / f"{node.name}-{node.starts}.log"
         for sock in held:
             sock.close()
         with open(node.log, "wb") as log:
             node.process = subprocess.Popen(
-                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+                command, env={**self.env, MARKER: str(self.root)}, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
 
-    def _wait_ready(self, nodes: Sequence[RayNode], timeout: float) -> None:
+    def _wait_ready(self, nodes: Sequence[RayNode], timeout: float) -> list[RayNode]:
+        """Wait until every node is up or has exited; returns those that exited."""
         deadline = time.monotonic() + timeout
-        pending = list(nodes)
+        pending, failed = list(nodes), []
         while pending:
             for node in list(pending):
-                text = node.log.read_text(errors="replace") if node.log else ""
-                if READY in text:
+                if READY in _tail(node.log, 1 << 20):
                     pending.remove(node)
                 elif not node.alive:
-                    raise RuntimeError(f"ray node {node.name} exited during start:\n{text[-3000:]}")
+                    pending.remove(node)
+                    failed.append(node)
             if pending and time.monotonic() > deadline:
                 raise TimeoutError(f"ray nodes {[n.name for n in pending]} not up in {timeout} s")
             time.sleep(0.2)
+        return failed
 
-
-def _bind_free_port() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("", 0))
-    return sock
+    def _marked(self) -> list[psutil.Process]:
+        """Processes that inherited this cluster's marker (orphans of a failed start too)."""
+        found = []
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if proc.environ().get(MARKER) == str(self.root):
+                    found.append(proc)
+        return found
 
 
 def job_tasks(text: str) -> dict[str, list[str]]:
@@ -249,3 +253,36 @@ def job_tasks(text: str) -> dict[str, list[str]]:
         elif line.startswith(TASK_PREFIX):
             jobs.setdefault(job, []).append(line.removeprefix(TASK_PREFIX))
     return jobs
+
+
+def task_title(pid: int) -> str | None:
+    """The task a Ray worker process runs now (Ray sets its title to `ray::<task name>`);
+    None for idle workers, Ray's services and other processes. Reads /proc: cheap enough
+    to poll every millisecond."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as stream:
+            title = stream.read(256).split(b"\0", 1)[0].decode(errors="replace").strip()
+    except OSError:
+        return None
+    if not title.startswith("ray::") or title.startswith(SERVICE_TITLES):
+        return None
+    return title.removeprefix("ray::")
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(processes, timeout=10)
+
+
+def _bind_free_port() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("", 0))
+    return sock
+
+
+def _tail(path: Path | None, size: int = 3000) -> str:
+    if path is None or not path.exists():
+        return ""
+    return path.read_text(errors="replace")[-size:]
