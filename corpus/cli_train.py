@@ -78,6 +78,13 @@ def train_command(
             local_prefix(component.language, ref)
     validation = _validation_prefixes(catalog, found)
     _print_plan(console, found, train_config)
+    unvalidated = sorted(set(found.weights) - set(validation))
+    if unvalidated:
+        console.print(
+            f"[yellow]warning:[/] {dataset}@{version} has no validation shards for "
+            f"{unvalidated}: their validation loss is not measured (curate with "
+            "shards.validation_fraction > 0)"
+        )
     if nproc == 1 and hostfile is None:
         from trainer.train import train
 

@@ -196,3 +196,23 @@ def test_bad_runs_fail_clearly(data, tmp_path):
                           resume=True), spec)  # fmt: skip
     with pytest.raises(ConfigError, match=r"mixture must be a trainer\.data\.MixtureSpec"):
         train(first, {"python": 1.0})
+
+
+def test_a_process_group_made_by_the_caller_is_used_and_kept(data):
+    """As under Ray Train's TorchTrainer: torch.distributed is initialised before train()."""
+    import deepspeed
+    import torch.distributed as dist
+
+    from trainer.distributed import free_port
+    from trainer.train import train
+
+    spec, _ = data
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1
+    )
+    try:
+        result = train(TrainConfig(**dict(BASE, max_steps=1)), spec)
+        assert dist.is_initialized()  # the caller's to tear down
+        assert result.world_size == 1 and result.steps == 1
+    finally:
+        deepspeed.comm.destroy_process_group()  # also drops DeepSpeed's cached groups
