@@ -56,6 +56,7 @@ def use_cuda(config: TrainConfig) -> bool:
 def process_group(config: TrainConfig) -> Iterator[World]:
     """The run's world: the launcher's or the caller's process group, or one of size 1."""
     cuda = use_cuda(config)
+    saved = {k: os.environ.get(k) for k in (*_LAUNCH_ENV, "DS_ACCELERATOR")}
     if not cuda:
         # Before deepspeed is imported: it picks its accelerator once per process.
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
@@ -63,7 +64,6 @@ def process_group(config: TrainConfig) -> Iterator[World]:
     import torch
     import torch.distributed as dist
 
-    saved = {k: os.environ.get(k) for k in _LAUNCH_ENV}
     created = False
     if not dist.is_initialized():
         if not all(k in os.environ for k in _LAUNCH_ENV):

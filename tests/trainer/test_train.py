@@ -166,7 +166,8 @@ def test_one_rank_in_process_matches_two_ranks(runs, data, tmp_path):
     from trainer.train import train
 
     spec, validation = data
-    env = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "MASTER_PORT", "LOCAL_RANK")}
+    names = ("RANK", "WORLD_SIZE", "MASTER_PORT", "LOCAL_RANK", "DS_ACCELERATOR")
+    env = {k: os.environ.get(k) for k in names}
     config = TrainConfig(**dict(BASE, grad_accum=4), zero_stage=1, run_dir=tmp_path / "one")
     first = train(config, spec, validation)
     assert not dist.is_initialized()
@@ -216,3 +217,18 @@ def test_a_process_group_made_by_the_caller_is_used_and_kept(data):
         assert result.world_size == 1 and result.steps == 1
     finally:
         deepspeed.comm.destroy_process_group()  # also drops DeepSpeed's cached groups
+
+
+def test_the_clipping_threshold_acts_on_the_updates(data):
+    """A threshold far above the gradient norm changes nothing; one far below it changes the
+    updates (AdamW sees each step's gradient rescaled to the threshold)."""
+    from trainer.train import train
+
+    spec, _ = data
+    run = dict(BASE, max_steps=3, grad_accum=4, grad_clip_schedule="constant")
+    free = train(TrainConfig(**dict(run, grad_clip=0.0)), spec).losses
+    loose = train(TrainConfig(**dict(run, grad_clip=1e3)), spec).losses
+    tight = train(TrainConfig(**dict(run, grad_clip=1e-4)), spec).losses
+    assert loose == free
+    assert tight[0] == free[0]  # the first loss is before any update
+    assert abs(tight[2] - free[2]) > 1e-3
