@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.errors import ConfigError
+from trainer.checkpoint import tag_for
 from trainer.data import DataError, MixtureLoader, MixtureSpec, validation_windows
 from trainer.distributed import (
     TrainError,
@@ -270,7 +271,7 @@ class _Run:
                 )
         self.loader.load_state_dict(state["loader"])
         self._say(f"resumed from {self.checkpoints} at step {state['step']}")
-        return {**state, "checkpoint": self.checkpoints / _tag(state["step"])}
+        return {**state, "checkpoint": self.checkpoints / tag_for(state["step"])}
 
     def _save(self, engine: Any, step: int, losses: list[float], lrs: list[float],
               seconds: float) -> Path:  # fmt: skip
@@ -328,9 +329,3 @@ class _Run:
     def _say(self, line: str) -> None:
         if self.config.progress and self.world.rank == 0:
             print(line, file=sys.stderr, flush=True)
-
-
-def _tag(step: int) -> str:
-    from trainer.checkpoint import tag_for
-
-    return tag_for(step)
