@@ -8,6 +8,7 @@ import typer
 
 from corpus.cli_dedup import dedup_app
 from corpus.cli_diff_export import export_command, versions_diff
+from corpus.cli_gc import gc_command
 from corpus.cli_heuristics import heuristics_app
 from corpus.cli_keys import api_app
 from corpus.cli_licenses import licenses_app, optout_app
@@ -34,6 +35,7 @@ app.add_typer(api_app)  # `keys` and `serve`
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)
+app.command("gc")(gc_command)
 app.command("train")(train_command)
 app.command("sweep")(sweep)
 

@@ -37,6 +37,7 @@ import sys, ray
 ray.init(address="local", num_cpus=8, object_store_memory=256 << 20, include_dashboard=False,
          _system_config={"num_workers_soft_limit": 32})
 print(ray.get_runtime_context().gcs_address, flush=True)
+print(ray._private.worker._global_node.get_logs_dir_path(), flush=True)
 sys.stdin.read()  # until the test session closes our stdin
 ray.shutdown()
 """
@@ -44,7 +45,8 @@ ray.shutdown()
 
 @pytest.fixture(scope="session")
 def ray_host() -> Iterator[dict[str, str]]:
-    """Environment variables that connect `codecorpus` subprocesses to a shared Ray."""
+    """Environment variables that connect `codecorpus` subprocesses to a shared Ray (and
+    CODECORPUS_TEST_RAY_LOGS: where its workers' stderr goes, worker-*.err)."""
     env = {**os.environ, "RAY_AUTH_MODE": "token"}  # Ray's default for local clusters
     host = subprocess.Popen(
         [sys.executable, "-c", RAY_HOST], env=env, stdin=subprocess.PIPE,
@@ -52,9 +54,10 @@ def ray_host() -> Iterator[dict[str, str]]:
     )  # fmt: skip
     try:
         address = host.stdout.readline().strip()  # type: ignore[union-attr]
+        logs = host.stdout.readline().strip()  # type: ignore[union-attr]
         if not address:
             pytest.fail("the Ray host did not start")
-        yield {"RAY_ADDRESS": address, "RAY_AUTH_MODE": "token"}
+        yield {"RAY_ADDRESS": address, "RAY_AUTH_MODE": "token", "CODECORPUS_TEST_RAY_LOGS": logs}
     finally:
         host.stdin.close()  # type: ignore[union-attr]
         try:

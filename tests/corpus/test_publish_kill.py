@@ -4,9 +4,13 @@ publishes the same version; the publish lock dies with its holder.
 Kill points: after the data files are written but before any commit; after one
 table commit; after every table commit but before the registry row. The kill
 reuses the step callback of `tests/corpus/test_curate_resume.py`, in a process
-of its own so that nothing (no `finally`, no lock release) runs after it.
+of its own so that nothing (no `finally`, no lock release) runs after it. The
+first, uninterrupted run also checks its JSON logs: every line, in the driver
+and in its Ray workers, carries its run id.
 """
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -32,10 +36,12 @@ from tests.corpus.publish_checks import (
     run_folders,
     settings_env,
 )
+from tests.corpus.test_logs import worker_lines
 
 pytestmark = pytest.mark.postgres
 
 CONFIG = {"tokenizer": {"vocab_size": 3000}}
+JSON_LOGS = {"CODECORPUS_LOG_FORMAT": "json"}
 #: Runs curate like the CLI and kills itself (SIGKILL) when step argv[2] (with
 #: result["table"] == argv[3], if given) is reported.
 KILLER = """
@@ -83,7 +89,14 @@ def test_a_run_killed_while_publishing_leaves_no_version_and_a_rerun_publishes_i
     config.write_text(yaml.safe_dump(CONFIG))
     check_run(codecorpus("ingest", str(root), "-d", "ds", "--layout", "repos", env=env))
     curate_args = ("curate", "ds", "--config", str(config), "--workers", "1", "--partitions", "1")
-    check_run(codecorpus(*curate_args, "--version", "v0", env=env))
+    logged = codecorpus(*curate_args, "--version", "v0", env={**env, **JSON_LOGS})
+    stdout, stderr = logged.communicate(timeout=300)
+    assert logged.returncode == 0, stderr[-3000:]
+    run_id = re.search(r"run ([0-9a-f]{32})\)", stdout).group(1)  # type: ignore[union-attr]
+    driver = [json.loads(line) for line in stderr.splitlines()]  # every line is JSON
+    assert {line["run_id"] for line in driver} == {run_id}
+    assert {line["phase"] for line in driver} >= {"stages", "dedup", "commit", "publish"}
+    assert worker_lines(ray_host, run_id), "Ray workers log the run id too"
     v0 = Registry(catalog, "ds").get("v0")
     v0_rows = decisions(catalog, "ds", v0)
 
