@@ -51,15 +51,6 @@ def publish_lock(settings: Settings, dataset: str, version: str) -> Iterator[Non
         yield
 
 
-def is_locked(settings: Settings, dataset: str, version: str) -> bool:
-    """Whether a run holds the lock right now (gc leaves that version's files alone)."""
-    try:
-        with publish_lock(settings, dataset, version):
-            return False
-    except VersionInProgress:
-        return True
-
-
 @contextmanager
 def _advisory_lock(uri: str, key: int, busy: Exception) -> Iterator[None]:
     engine = sa.create_engine(uri, poolclass=NullPool)  # a connection of its own, held open

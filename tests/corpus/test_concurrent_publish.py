@@ -21,6 +21,7 @@ from corpus.catalog import VERSIONS, Catalog
 from corpus.config import CurationConfig
 from corpus.errors import VersionExists, VersionInProgress
 from corpus.locks import publish_lock
+from corpus.settings import Settings
 from corpus.versions import Registry
 from tests.corpus.publish_checks import (
     check_run,
@@ -39,14 +40,19 @@ pytestmark = pytest.mark.postgres
 SCHEMA = pa.schema([pa.field("version", pa.string(), nullable=False), pa.field("n", pa.int64())])
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The catalog on a fresh PostgreSQL database, or on SQLite."""
+    if request.param == "postgresql":
+        return pg_settings(tmp_path, request.getfixturevalue("postgres_uri"))
+    return Settings(home=tmp_path)
+
+
 def _rows(version: str, n: int) -> pa.Table:
     return pa.Table.from_pylist([{"version": version, "n": n}], schema=SCHEMA)
 
 
-def test_a_commit_that_loses_a_race_is_reapplied_on_the_winners_state(
-    tmp_path: Path, postgres_uri: str
-) -> None:
-    settings = pg_settings(tmp_path, postgres_uri)
+def test_a_commit_that_loses_a_race_is_reapplied_on_the_winners_state(settings: Settings) -> None:
     ours, theirs = Catalog(settings), Catalog(settings)
     ours.ensure_table("ds", "t", SCHEMA)
     seen: list[int] = []
@@ -65,10 +71,7 @@ def test_a_commit_that_loses_a_race_is_reapplied_on_the_winners_state(
     assert final == [{"version": "ours", "n": 1}, {"version": "theirs", "n": 0}]
 
 
-def test_tables_created_by_many_runs_at_once_are_one_table(
-    tmp_path: Path, postgres_uri: str
-) -> None:
-    settings = pg_settings(tmp_path, postgres_uri)
+def test_tables_created_by_many_runs_at_once_are_one_table(settings: Settings) -> None:
     assert Catalog(settings).datasets() == []  # the catalog's own tables exist
     barrier = threading.Barrier(6)
     tables, errors = [], []
@@ -117,8 +120,7 @@ def _version(name: str, fingerprint: str):
     )  # fmt: skip
 
 
-def test_two_registrations_of_one_name_admit_exactly_one(tmp_path: Path, postgres_uri: str) -> None:
-    settings = pg_settings(tmp_path, postgres_uri)
+def test_two_registrations_of_one_name_admit_exactly_one(settings: Settings) -> None:
     Registry(Catalog(settings), "ds").register(_version("v0", "zero"))
     rival = Registry(Catalog(settings), "ds")
     ours = Registry(RivalCatalog(settings, lambda: rival.register(_version("v1", "theirs"))), "ds")
@@ -128,10 +130,7 @@ def test_two_registrations_of_one_name_admit_exactly_one(tmp_path: Path, postgre
     assert [(v.name, v.config_fingerprint) for v in versions] == [("v0", "zero"), ("v1", "theirs")]
 
 
-def test_a_second_run_of_a_name_is_refused_while_the_first_holds_it(
-    tmp_path: Path, postgres_uri: str
-) -> None:
-    settings = pg_settings(tmp_path, postgres_uri)
+def test_a_second_run_of_a_name_is_refused_while_the_first_holds_it(settings: Settings) -> None:
     busy = pytest.raises(VersionInProgress, match="another run is publishing version 'v1'")
     with publish_lock(settings, "ds", "v1"):
         with busy, publish_lock(settings, "ds", "v1"):
