@@ -57,28 +57,27 @@ def process_group(config: TrainConfig) -> Iterator[World]:
     """The run's world: the launcher's or the caller's process group, or one of size 1."""
     cuda = use_cuda(config)
     saved = {k: os.environ.get(k) for k in (*_LAUNCH_ENV, "DS_ACCELERATOR")}
-    if not cuda:
-        # Before deepspeed is imported: it picks its accelerator once per process.
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    import deepspeed
-    import torch
-    import torch.distributed as dist
-
     created = False
-    if not dist.is_initialized():
-        if not all(k in os.environ for k in _LAUNCH_ENV):
+    try:
+        if not cuda:
+            # Before deepspeed is imported: it picks its accelerator once per process.
+            os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        import deepspeed
+        import torch
+        import torch.distributed as dist
+
+        if not dist.is_initialized() and not all(k in os.environ for k in _LAUNCH_ENV):
             os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0",
                               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))  # fmt: skip
-        deepspeed.init_distributed(
-            dist_backend="nccl" if cuda else "gloo", auto_mpi_discovery=False, verbose=False
-        )
-        created = True
-    else:  # the caller's group: deepspeed still wants LOCAL_RANK
-        os.environ.setdefault("LOCAL_RANK", "0")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if cuda:
-        torch.cuda.set_device(local_rank)
-    try:
+        os.environ.setdefault("LOCAL_RANK", "0")  # a caller's group: DeepSpeed still reads it
+        local_rank = int(os.environ["LOCAL_RANK"])
+        if cuda:
+            torch.cuda.set_device(local_rank)  # before NCCL starts: one device per rank
+        if not dist.is_initialized():
+            deepspeed.init_distributed(
+                dist_backend="nccl" if cuda else "gloo", auto_mpi_discovery=False, verbose=False
+            )
+            created = True
         yield World(dist.get_rank(), dist.get_world_size(), local_rank, cuda)
         if created:
             dist.barrier()  # every rank is done before the store goes away
