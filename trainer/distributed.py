@@ -74,9 +74,19 @@ def process_group(config: TrainConfig) -> Iterator[World]:
         if cuda:
             torch.cuda.set_device(local_rank)  # before NCCL starts: one device per rank
         if not dist.is_initialized():
-            deepspeed.init_distributed(
-                dist_backend="nccl" if cuda else "gloo", auto_mpi_discovery=False, verbose=False
-            )
+            try:
+                deepspeed.init_distributed(
+                    dist_backend="nccl" if cuda else "gloo", auto_mpi_discovery=False,
+                    verbose=False,
+                )  # fmt: skip
+            except Exception as exc:
+                if cuda:
+                    raise
+                raise TrainError(
+                    "DeepSpeed could not start its CPU backend: it JIT-compiles a shared-memory "
+                    "op on first use, which needs a working C++ compiler (g++, or $CXX) and "
+                    f"ninja: {exc!r}"
+                ) from exc
             created = True
         yield World(dist.get_rank(), dist.get_world_size(), local_rank, cuda)
         if created:

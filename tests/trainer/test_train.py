@@ -232,3 +232,22 @@ def test_the_clipping_threshold_acts_on_the_updates(data):
     assert loose == free
     assert tight[0] == free[0]  # the first loss is before any update
     assert abs(tight[2] - free[2]) > 1e-3
+
+
+def test_no_compiler_is_a_clear_error(data, tmp_path):
+    """DeepSpeed's CPU path JIT-builds a C++ op at start-up: without a compiler the run
+    stops with a message that says so (a fresh process: built ops are cached per process)."""
+    import os
+    import subprocess
+    import sys
+
+    from trainer.launch import write_job
+
+    spec, _ = data
+    job = write_job(tmp_path / "job.json", TrainConfig(**dict(BASE, max_steps=1)), spec)
+    env = {**os.environ, "CXX": "/bin/false"}
+    done = subprocess.run([sys.executable, "-m", "trainer.train_main", "--job", str(job)],
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "needs a working C++ compiler" in done.stderr
+    assert "Traceback" not in done.stderr
