@@ -178,6 +178,8 @@ def test_one_rank_in_process_matches_two_ranks(runs, data, tmp_path):
     assert first.losses == pytest.approx(reference.losses, rel=1e-5, abs=0)
     assert first.val_loss == pytest.approx(reference.val_loss, rel=1e-5)
     assert first.tokens == reference.tokens
+    other_seed = train(replace(config, seed=1, run_dir=None), spec)
+    assert other_seed.losses[0] != first.losses[0]  # another initialisation
 
 
 def test_bad_runs_fail_clearly(data, tmp_path):
@@ -251,3 +253,19 @@ def test_no_compiler_is_a_clear_error(data, tmp_path):
     assert done.returncode == 2, done.stderr[-2000:]
     assert "needs a working C++ compiler" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_weight_decay_is_decoupled_and_spares_norms():
+    """LLM Foundry's decoupled decay multiplies weights by 1 - wd * lr(t) / peak: the
+    optimizers apply lr(t) * rate, so the rate is wd / peak; LayerNorm weights do not decay."""
+    from trainer.distributed import param_groups
+    from trainer.model import MPT
+
+    config = TrainConfig(**dict(BASE, weight_decay=1e-5, lr=1e-4))
+    model = MPT(config.model_config())
+    decay, plain = param_groups(model, config)
+    assert decay["weight_decay"] == pytest.approx(0.1) and plain["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all("norm" in names[id(p)] for p in plain["params"])
+    assert all(p.dim() == 2 for p in decay["params"])
+    assert len(decay["params"]) + len(plain["params"]) == len(list(model.parameters()))
