@@ -47,8 +47,9 @@ def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True, text=True, timeout=600,
-        env={"CODECORPUS_HOME": str(home), "PATH": "/usr/bin:/bin", "COLUMNS": "200",
-             "HOME": str(Path.home())},
+        # The venv's bin first: DeepSpeed's CPU ops JIT-build with its `ninja`.
+        env={"CODECORPUS_HOME": str(home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+             "COLUMNS": "200", "HOME": str(Path.home())},
     )  # fmt: skip
 
 
