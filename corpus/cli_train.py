@@ -7,7 +7,6 @@ deepspeed launcher, each rank reading the same job file (trainer.launch).
 from __future__ import annotations
 
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -52,7 +51,7 @@ def train_command(
     from corpus.render import console
     from corpus.versions import Registry
     from trainer.data import MixtureSpec, local_prefix
-    from trainer.train_config import TrainConfig
+    from trainer.train_config import TrainConfig, read_mapping
 
     catalog = Catalog()
     Registry(catalog, dataset).get(version)  # VersionNotFound names the known versions
@@ -61,17 +60,21 @@ def train_command(
         raise ConfigError(
             f"mixture {mixture} is over {found.dataset}@{found.version}, not {dataset}@{version}"
         )
-    base = TrainConfig.from_file(config) if config else TrainConfig()
-    changes: dict[str, Any] = {"resume": resume or base.resume}
+    fields = read_mapping(config) if config else {}
     for name, value in (("max_steps", max_steps), ("zero_stage", zero_stage),
-                        ("optimizer", optimizer)):  # fmt: skip
+                        ("optimizer", optimizer), ("run_dir", out)):  # fmt: skip
         if value is not None:
-            changes[name] = value
-    if "vocab_size" not in base.model_overrides:
-        overrides = {**base.model_overrides, "vocab_size": _vocab_size(catalog, found.tokenizer)}
-        changes["model_overrides"] = overrides
-    run_dir = out or base.run_dir or catalog.settings.home / "runs" / "train" / found.id[:12]
-    train_config = replace(base, run_dir=run_dir, **changes)
+            fields[name] = value
+    fields["resume"] = resume or fields.get("resume", False)
+    fields.setdefault("run_dir", catalog.settings.home / "runs" / "train" / found.id[:12])
+    overrides = fields.get("model_overrides") or {}
+    if isinstance(overrides, dict) and "vocab_size" not in overrides:
+        fields["model_overrides"] = {
+            **overrides,
+            "vocab_size": _vocab_size(catalog, found.tokenizer),
+        }
+    train_config = TrainConfig.from_dict(fields)
+    run_dir = train_config.run_dir
     spec = MixtureSpec.from_mixture(found, train_config.seq_len, seed, verify=verify)
     for component in spec.components:  # missing shards fail here, not in N ranks
         for ref in component.shards:

@@ -183,11 +183,18 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> Self:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read train config {path}: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_mapping(path))
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """The fields of a train config YAML, not yet validated (callers may add some first)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read train config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"train config {path} must be a mapping of fields")
+    return data
 
 
 def _build(cls: type, what: str, data: dict[str, Any]) -> Any:
