@@ -195,9 +195,12 @@ class _Run:
                 group["lr"] = lr
             engine.optimizer.clip_grad = clip
             batch = self.loader.batch(step)
-            if int(batch.max()) >= self.model_config.vocab_size:
+            # Every rank learns the largest id of the step, so all of them stop together.
+            top = torch.tensor(int(batch.max()), device=world.device)
+            dist.all_reduce(top, op=dist.ReduceOp.MAX)
+            if int(top) >= self.model_config.vocab_size:
                 raise DataError(
-                    f"token id {int(batch.max())} at step {step} is outside the model's "
+                    f"token id {int(top)} at step {step} is outside the model's "
                     f"vocabulary of {self.model_config.vocab_size}: set model_overrides "
                     "vocab_size to the tokenizer's size"
                 )
