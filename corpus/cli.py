@@ -12,6 +12,7 @@ from corpus.cli_gc import gc_command
 from corpus.cli_heuristics import heuristics_app
 from corpus.cli_keys import api_app
 from corpus.cli_licenses import licenses_app, optout_app
+from corpus.cli_mixtures import mixtures_app
 from corpus.cli_plan import plan
 from corpus.cli_sweep import sweep
 from corpus.cli_tokenizer import shards_app, tokenizer_app
@@ -32,6 +33,7 @@ app.add_typer(dedup_app, name="dedup")
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(shards_app, name="shards")
 app.add_typer(api_app)  # `keys` and `serve`
+app.add_typer(mixtures_app, name="mixtures")
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)

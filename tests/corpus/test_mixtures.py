@@ -66,3 +66,26 @@ def test_plan_command_prints_epochs_and_warns(catalog: Catalog) -> None:
     assert "6.00" in result.output and "epochs > 4" in result.output
     bad = CliRunner().invoke(app, ["plan", "-d", "ds", "-v", "v1", "-w", "Python"], env=env)
     assert bad.exit_code != 0 and "LANGUAGE=NUMBER" in str(bad.exception)
+
+
+def test_mixtures_commands_create_and_show(catalog: Catalog) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from corpus.cli import app
+    from corpus.mixtures import unique_tokens
+
+    unique = unique_tokens(catalog, "ds", "v1")["Python"]
+    env = {"CODECORPUS_HOME": str(catalog.settings.home), "COLUMNS": "200"}
+    args = ["mixtures", "create", "ds", "-v", "v1", "-w", "Python=1", "--tokens", str(3 * unique)]
+    created = CliRunner().invoke(app, args, env=env)
+    assert created.exit_code == 0, created.output
+    mixture_id = created.output.split("id: ")[1].split()[0]
+    shown = CliRunner().invoke(app, ["mixtures", "show", mixture_id, "--json"], env=env)
+    body = json.loads(shown.output)
+    assert body["weights"] == {"Python": 1.0} and body["token_budget"] == 3 * unique
+    assert body["components"][0]["epochs"] == pytest.approx(3.0)
+    assert get_mixture(catalog, mixture_id).id == mixture_id
+    missing = CliRunner().invoke(app, ["mixtures", "show", "nope"], env=env)
+    assert missing.exit_code != 0 and isinstance(missing.exception, MixtureNotFound)
