@@ -127,7 +127,7 @@ def _kill_first(pattern: str, stop: threading.Event, killed: list[int]) -> None:
         time.sleep(0.005)
 
 
-@pytest.mark.parametrize("task", ["_call_worker", "exact_step", "verify_step"])
+@pytest.mark.parametrize("task", ["CurateWorker[", "exact[", "verify["])  # Ray task names
 def test_worker_killed_mid_stage_gives_the_same_version(
     corpora, catalog: Catalog, task: str
 ) -> None:
