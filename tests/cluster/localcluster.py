@@ -130,11 +130,15 @@ class LocalRayCluster:
         if not node.alive:
             self._start([node], timeout)
 
-    def kill(self, name: str) -> int:
-        """SIGKILL every process of a worker node at once (a machine lost); returns how many."""
+    def kill(self, name: str, first: int | None = None) -> int:
+        """SIGKILL every process of a worker node (a machine lost), `first` (a pid of the
+        node) before the others are even listed; returns how many were killed."""
         node = self.node(name)
         if node is self.nodes[0]:
             raise ValueError("killing the head ends the cluster; kill a worker node")
+        if first is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(first, signal.SIGKILL)
         victims = node.processes()
         _kill(victims)
         if node.process is not None:

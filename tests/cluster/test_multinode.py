@@ -71,7 +71,7 @@ class NodeKiller(threading.Thread):
             for node, pid in watched:
                 task = task_title(pid)
                 if task is not None and _step(task) in self.steps:
-                    self.cluster.kill(node)
+                    self.cluster.kill(node, first=pid)  # the task's worker dies mid-task
                     self.killed = (node, task)
                     return
             time.sleep(0.001)  # tasks of a small corpus last tens of milliseconds
