@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
@@ -17,7 +18,43 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
 
 
-class BodyCache:
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Lru(Generic[K, V]):
+    """A thread-safe least-recently-used map bounded by the total weight of its values."""
+
+    def __init__(self, capacity: int, weigh: Callable[[V], int] = lambda _: 1) -> None:
+        self.capacity, self.weigh = capacity, weigh
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._weight = 0
+        self._lock = threading.Lock()  # sync routes use it from the thread pool
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        weight = self.weigh(value)
+        if weight > self.capacity:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._weight += weight
+            while self._weight > self.capacity:
+                self._weight -= self.weigh(self._items.popitem(last=False)[1])
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class BodyCache(Lru[str, bytes]):
     """Serialized answers by ETag, least recently used first out, bounded in bytes.
 
     A version-resolved answer never changes, so its bytes are built once and
@@ -26,31 +63,12 @@ class BodyCache:
     """
 
     def __init__(self, max_bytes: int = 64 << 20, max_body: int = 1 << 20) -> None:
-        self.max_bytes, self.max_body = max_bytes, max_body
-        self._bodies: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()  # sync routes fill it from the thread pool
-
-    def get(self, etag: str) -> bytes | None:
-        with self._lock:
-            body = self._bodies.get(etag)
-            if body is not None:
-                self._bodies.move_to_end(etag)
-            return body
+        super().__init__(max_bytes, len)
+        self.max_body = max_body
 
     def put(self, etag: str, body: bytes) -> None:
-        if len(body) > min(self.max_body, self.max_bytes):
-            return
-        with self._lock:
-            if etag in self._bodies:
-                return
-            self._bodies[etag] = body
-            self._size += len(body)
-            while self._size > self.max_bytes:
-                self._size -= len(self._bodies.popitem(last=False)[1])
-
-    def __len__(self) -> int:
-        return len(self._bodies)
+        if len(body) <= self.max_body:
+            super().put(etag, body)
 
 
 def quote(tag: str) -> str:

@@ -9,8 +9,6 @@ reads them all. Scan plans (manifests read, files pruned by the filters) depend
 only on the version and the filters, so they are kept and reused by every page.
 """
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +17,8 @@ import pyarrow.compute as pc
 from pyiceberg.expressions import And, BooleanExpression, GreaterThan
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import DataScan, FileScanTask
+
+from api.caching import Lru
 
 ORDER = "file_id"
 
@@ -85,24 +85,15 @@ def _smallest(best: pa.Table | None, batch: pa.RecordBatch, limit: int) -> pa.Ta
     return table.sort_by(ORDER)
 
 
-class PlanCache:
+class PlanCache(Lru[tuple, Plan]):
     """Scan plans by (dataset, table, snapshot, filter, columns), least recently used out."""
 
     def __init__(self, capacity: int = 256) -> None:
-        self.capacity = capacity
-        self._plans: OrderedDict[tuple, Plan] = OrderedDict()
-        self._lock = threading.Lock()  # listings run in the thread pool
+        super().__init__(capacity)
 
-    def get(self, key: tuple, make: Callable[[], DataScan]) -> Plan:
-        with self._lock:
-            plan = self._plans.get(key)
-            if plan is not None:
-                self._plans.move_to_end(key)
-                return plan
-        plan = Plan.of(make())
-        if self.capacity > 0:
-            with self._lock:
-                self._plans[key] = plan
-                while len(self._plans) > self.capacity:
-                    self._plans.popitem(last=False)
+    def plan(self, key: tuple, make: Callable[[], DataScan]) -> Plan:
+        plan = self.get(key)
+        if plan is None:
+            plan = Plan.of(make())
+            self.put(key, plan)
         return plan

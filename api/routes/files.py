@@ -178,7 +178,7 @@ def list_files(
             return scan.filter(expr).select(*(c for c in wanted if c in available))
 
         key = (ref.dataset, table, version.name, version.decisions_snapshot_id, str(expr))
-        rows = state.plans.get(key, scan).first_rows(limit + 1, after)
+        rows = state.plans.plan(key, scan).first_rows(limit + 1, after)
         records = rows.to_pylist() if rows is not None else []
         more = len(records) > limit
         return FilePage(

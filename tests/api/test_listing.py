@@ -66,11 +66,11 @@ def test_filters_still_apply_and_plans_are_reused(v1_scan, monkeypatch) -> None:
         return v1_scan().filter(EqualTo("lang", "Python"))
 
     key = ("ds", DECISIONS, "v1", "lang=Python")
-    page = cache.get(key, make).first_rows(1000)
+    page = cache.plan(key, make).first_rows(1000)
     python = sorted(r["file_id"] for r in v1_scan().to_arrow().to_pylist() if r["lang"] == "Python")
     assert page["file_id"].to_pylist() == python and set(page["lang"].to_pylist()) == {"Python"}
-    cache.get(key, make)
+    cache.plan(key, make)
     assert len(made) == 1  # the second page reused the plan
-    cache.get(("a",), make), cache.get(("b",), make)
-    cache.get(key, make)  # evicted by the two newer plans
+    cache.plan(("a",), make), cache.plan(("b",), make)
+    cache.plan(key, make)  # evicted by the two newer plans
     assert len(made) == 4
