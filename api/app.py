@@ -23,7 +23,7 @@ from api.routes import (
 )
 from api.settings import ApiSettings, environment_settings
 from api.state import AppState
-from corpus import __version__
+from corpus.core import __version__
 
 DESCRIPTION = """Versions, statistics, files and token shards of curated code corpora.
 

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from api.caching import Cached
 from api.settings import ApiSettings
 from api.state import AppState
-from corpus.catalog import Catalog
-from corpus.versions import Version
+from corpus.store.catalog import Catalog
+from corpus.store.versions import Version
 
 
 async def get_state(request: Request) -> AppState:

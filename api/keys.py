@@ -20,8 +20,8 @@ from enum import StrEnum
 from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, select, update
 from sqlalchemy.engine import Engine
 
-from corpus.errors import CodecorpusError, ConfigError
-from corpus.settings import Settings
+from corpus.core.errors import CodecorpusError, ConfigError
+from corpus.core.settings import Settings
 
 TOKEN_PREFIX = "cck_"
 TOKEN = re.compile(r"^cck_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.keys import KeyNotFound
-from corpus.errors import CodecorpusError, DatasetNotFound, VersionNotFound
-from corpus.tokenizers import TokenizerNotFound
+from corpus.core.errors import CodecorpusError, DatasetNotFound, VersionNotFound
+from tokenizer.store import TokenizerNotFound
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:codecorpus:problem:"

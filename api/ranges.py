@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import pyarrow.fs as pafs
 
 from api.problems import Problem
-from corpus.settings import Settings
-from corpus.storage import filesystem_for
+from corpus.core.settings import Settings
+from corpus.core.storage import filesystem_for
 
 RANGE = re.compile(r"^(\d{0,19})-(\d{0,19})$")
 

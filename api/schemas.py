@@ -323,7 +323,7 @@ class Transition(Schema):
 
 
 class VersionDiff(Schema):
-    """What changed from version `a` to version `b` (see corpus.diff)."""
+    """What changed from version `a` to version `b` (see corpus.store.diff)."""
 
     dataset: str
     a: DiffVersion

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from corpus.settings import Settings
+from corpus.core.settings import Settings
 
 
 class ApiSettings(BaseSettings):

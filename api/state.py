@@ -13,9 +13,9 @@ from api.keys import KeyStore
 from api.listing import PlanCache
 from api.metrics import Metrics
 from api.settings import ApiSettings
-from corpus.catalog import RAW, VERSIONS, Catalog
-from corpus.errors import DatasetNotFound, VersionNotFound
-from corpus.versions import Registry, Version
+from corpus.core.errors import DatasetNotFound, VersionNotFound
+from corpus.store.catalog import RAW, VERSIONS, Catalog
+from corpus.store.versions import Registry, Version
 
 
 class VersionIndex:

@@ -31,7 +31,7 @@ class CorpusSize:
 def sample_corpus(dest: Path, megabytes: int) -> CorpusSize:
     """A real sample corpus of about `megabytes` MB (installed distributions, hard-linked),
     repeated when the installed set is too small; reused when `dest` already holds one."""
-    from corpus.samples import build_sample_corpus
+    from corpus.sources.samples import build_sample_corpus
 
     if not dest.exists():
         target = megabytes * MB

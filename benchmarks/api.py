@@ -30,7 +30,7 @@ SERVER = """
 import sys, uvicorn
 from api import create_app
 from api.settings import ApiSettings
-from corpus.settings import Settings
+from corpus.core.settings import Settings
 settings = ApiSettings(
     catalog=Settings(home=sys.argv[1]), anonymous_read=True, response_cache_mb=int(sys.argv[3])
 )
@@ -46,13 +46,13 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="error", acc
 
 def _prepare(home: Path, megabytes: int) -> None:
     """Ingest and curate a real sample corpus of about `megabytes` MB into `home`."""
-    from corpus.catalog import Catalog
-    from corpus.config import CurationConfig, RunnerConfig
-    from corpus.curate import curate
-    from corpus.ingest import ingest
-    from corpus.runner import ray_session
-    from corpus.settings import Settings
+    from corpus.core.cluster import RunnerConfig, ray_session
+    from corpus.core.settings import Settings
+    from corpus.pipeline.config import CurationConfig
+    from corpus.pipeline.curate import curate
+    from corpus.pipeline.ingest import ingest
     from corpus.sources import Layout
+    from corpus.store.catalog import Catalog
 
     catalog = Catalog(Settings(home=home))
     if catalog.has_table("ds", "versions"):
@@ -68,7 +68,7 @@ def _prepare(home: Path, megabytes: int) -> None:
 def _read_key(home: Path) -> str:
     """A read-scoped API key for the keyed requests (created once per corpus)."""
     from api.keys import KeyStore
-    from corpus.settings import Settings
+    from corpus.core.settings import Settings
 
     saved = home / "bench-token"
     if not saved.exists():

@@ -26,7 +26,7 @@ Metrics of a method that returns the set of files it removes:
 
 Contenders (both judge near-duplicates only; exact duplicates are J = 1 pairs):
 
-- ours: `dedup.table.deduplicate_table(..., DedupConfig(exact=False))` on a local Ray
+- ours: `deduplicate_table(..., DedupConfig(exact=False))` on local Ray
   with 2 CPUs (started before the clock, after one discarded warm-up run);
 - baseline: the typical single-machine script, `datasketch.MinHashLSH(threshold=0.7,
   num_perm=256)` fed `MinHash(num_perm=256, seed=42).update_batch(shingles)` (the
@@ -140,8 +140,8 @@ def start_ray(cpus: int = 2) -> None:
 
 def ours_dedup(files: pa.Table, scratch: Path) -> tuple[set[str], dict, pa.Table]:
     """(removed file ids, stage stats, near drops) of `deduplicate_table` in a fresh workdir."""
+    from corpus.pipeline.dedup_table import deduplicate_table
     from dedup.config import DedupConfig
-    from dedup.table import deduplicate_table
 
     workdir = tempfile.mkdtemp(prefix="dedup-run-", dir=scratch)
     try:

@@ -13,7 +13,7 @@ MB is 10**6 bytes of file content.
 
 (b) The whole near-dedup stage on the `--mb` corpus:
 
-- ours: `dedup.table.deduplicate_table(files, fresh workdir, DedupConfig(exact=False))`
+- ours: `deduplicate_table(files, fresh workdir, DedupConfig(exact=False))`
   on a local Ray with `--cpus` (2) CPUs, started before any timing, as a service
   has it (`ray.init` is not timed) and warmed by one discarded run (worker
   processes import the code and load the numba kernels once, as in a long-running
@@ -106,8 +106,8 @@ class Size:
 
 
 def run_ours(files: pa.Table, scratch: Path) -> Run:
+    from corpus.pipeline.dedup_table import deduplicate_table
     from dedup.config import DedupConfig
-    from dedup.table import deduplicate_table
 
     workdir = tempfile.mkdtemp(prefix="dedup-run-", dir=scratch)
     try:

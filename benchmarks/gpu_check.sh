@@ -4,7 +4,7 @@
 #
 # Made for the device machine of this workplace: no internet, and a system python3 (3.12,
 # /opt/torch/.venv) that already holds torch with CUDA and Triton, which is all this needs:
-# the benchmark imports only torch and this repository's trainer/ and corpus/errors.py, run
+# the benchmark imports only torch and this repository's trainer/ and corpus/core/errors.py, run
 # from the repository root (nothing is pip-installed; no wheels to carry).
 #
 #   bash benchmarks/gpu_check.sh                    # defaults: --configs 350m,1b

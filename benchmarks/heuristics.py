@@ -7,7 +7,7 @@ Run from the repository root:
     python -m benchmarks.heuristics --mb 300 --repeats 7
     python -m benchmarks.heuristics --batch-rows 1024   # curate's default is 256
 
-Corpus: `corpus.samples.build_sample_corpus` (the Python distributions installed
+Corpus: `corpus.sources.samples.build_sample_corpus` (the Python distributions installed
 here: Python, JSON, C, HTML, CSS, JavaScript, Markdown, data files), read and
 decoded as ingest does (files up to 1 MiB, text only), with linguist's language
 and is_generated. Loading is not timed.
@@ -64,9 +64,9 @@ def load_rows(root: Path) -> pa.Table:
     """Text files under `root` as ingest makes them (not timed)."""
     import enry
 
-    from corpus.config import IntakeConfig
-    from corpus.intake import decode
     from corpus.language import identify
+    from corpus.sources.config import IntakeConfig
+    from corpus.sources.intake import decode
 
     intake = IntakeConfig()
     rows = []
@@ -205,7 +205,7 @@ def timed(work: Callable[[], list]) -> tuple[float, float, list]:
 
 
 def starcoder_config(all_signals: bool):
-    from corpus.config import CurationConfig
+    from corpus.pipeline.config import CurationConfig
     from heuristics.config import HeuristicsConfig, SignalConfig
 
     heuristics = HeuristicsConfig(

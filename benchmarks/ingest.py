@@ -1,4 +1,4 @@
-"""Ingest throughput and peak memory: `corpus.ingest.ingest` on Ray vs a plain Python loop.
+"""Ingest throughput and peak memory: `corpus.pipeline.ingest.ingest` on Ray vs a plain Python loop.
 
 Run from the repository root:
 
@@ -6,18 +6,18 @@ Run from the repository root:
     python -m benchmarks.ingest --quick         # ~30 MB smoke run
     python -m benchmarks.ingest --sizes 50,200 --repeats 5
 
-Corpus: `corpus.samples.build_sample_corpus` (the Python distributions installed
+Corpus: `corpus.sources.samples.build_sample_corpus` (the Python distributions installed
 here, hard-linked: real code, data files, compiled extensions), one per size.
 
 Contenders, each doing the same per-file work:
 
 - baseline: one fresh Python process walks the folder, reads every file under the
   intake size cap, hashes it (sha256), NUL-sniffs and decodes it with
-  `corpus.intake.decode`, identifies its language with `corpus.language.identify`
+  `corpus.sources.intake.decode`, identifies its language with `corpus.language.identify`
   plus enry's is_generated / is_vendor, collects the rows, applies any further
-  stage of `corpus.ingest_worker.INGEST_STAGES` (e.g. license facts) to them, and writes
+  stage of `corpus.pipeline.ingest_worker.INGEST_STAGES` (e.g. license facts) to them, and writes
   one zstd Parquet file at the end. Its clock starts after its imports.
-- ours: `corpus.ingest.ingest` into a fresh catalog home per run. Ray is started
+- ours: `corpus.pipeline.ingest.ingest` into a fresh catalog home per run. Ray is started
   once before any timing (`ray_session`, as a long-running service has it), so
   `ray.init` is NOT timed, but everything an ingest does is: discovery, catalog
   and table creation, starting worker tasks (worker processes import the code
@@ -99,14 +99,15 @@ def run_baseline(root: Path, out: Path) -> "Run":
     )
 
 
-# -- ours: corpus.ingest.ingest on the running Ray ------------------------------------
+# -- ours: corpus.pipeline.ingest.ingest on the running Ray ------------------------------------
 
 
 def run_ours(root: Path, home: Path, workers: int | None, batch_rows: int) -> "Run":
-    from corpus.catalog import Catalog
-    from corpus.config import CurationConfig, RunnerConfig
-    from corpus.ingest import ingest
-    from corpus.settings import Settings
+    from corpus.core.cluster import RunnerConfig
+    from corpus.core.settings import Settings
+    from corpus.pipeline.config import CurationConfig
+    from corpus.pipeline.ingest import ingest
+    from corpus.store.catalog import Catalog
 
     catalog = Catalog(Settings(home=home))
     runner = RunnerConfig(workers=workers, batch_rows=batch_rows)
@@ -179,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         profile_worker(corpora[max(sizes)][0], workdir, args.batch_rows, args.profile)
         return 0
 
-    from corpus.config import RunnerConfig
-    from corpus.runner import cluster_cpus, ray_session
+        from corpus.core.cluster import RunnerConfig, cluster_cpus, ray_session
 
     results: dict[int, SizeResult] = {}
     with ray_session(RunnerConfig(workers=args.workers)):  # started once, not timed
@@ -225,8 +225,8 @@ def profile_worker(root: Path, workdir: Path, batch_rows: int, top: int) -> None
     import numpy as np
     import pyarrow as pa
 
-    from corpus.config import CurationConfig
-    from corpus.ingest_worker import IngestWorker
+    from corpus.pipeline.config import CurationConfig
+    from corpus.pipeline.ingest_worker import IngestWorker
     from corpus.sources import discover
 
     units = [json.dumps(u.to_row(), sort_keys=True) for u in discover(str(root))]
@@ -278,7 +278,7 @@ def _report(results: dict[int, SizeResult], repeats: int, ray_at_rest: int) -> i
         "peak RSS baseline",
     ]  # fmt: skip
     print()
-    print(f"## Ingest: corpus.ingest on Ray vs a single-process loop (median of {repeats})")
+    print(f"## Ingest: our ingest on Ray vs a single-process loop (median of {repeats})")
     print()
     print(markdown_table(headers, rows))
     print()

@@ -1,5 +1,5 @@
 """The ingest benchmark's baseline: a straightforward single-process script doing the same
-per-file work as `corpus.ingest` (walk, read, hash, decode, identify, stages, one Parquet)."""
+per-file work as our ingest (walk, read, hash, decode, identify, stages, one Parquet)."""
 
 import hashlib
 import os
@@ -14,12 +14,12 @@ def baseline_ingest(root: Path, out: Path) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from corpus.config import CurationConfig
-    from corpus.ingest_worker import INGEST_STAGES
-    from corpus.intake import IntakeStage, decode
+    from corpus.core.reasons import DropReason
+    from corpus.core.schema import file_id
     from corpus.language import CLASSIFY_BYTES, LanguageStage, identify
-    from corpus.reasons import DropReason
-    from corpus.schema import file_id
+    from corpus.pipeline.config import CurationConfig
+    from corpus.pipeline.ingest_worker import INGEST_STAGES
+    from corpus.sources.intake import IntakeStage, decode
 
     config = CurationConfig()
     intake = config.intake

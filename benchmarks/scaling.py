@@ -13,7 +13,7 @@ spreading a run over nodes costs (more raylets and object stores, tasks spilled
 to other nodes, one job's worker processes started on every node), not speed-up.
 One corpus (installed distributions, hard-linked, plus an edited fork of one for
 near-duplicates) is ingested once; every run curates it into a new version of
-the same dataset with the same config, through `corpus.curate.curate` with
+the same dataset with the same config, through `corpus.pipeline.curate.curate` with
 `RunnerConfig(ray_address=...)`, exactly what `codecorpus curate --ray-address`
 calls: its clock covers `ray.init` (joining the cluster), every phase and the
 Iceberg commits. Each cluster gets one discarded warm-up run; then each repeat
@@ -130,9 +130,9 @@ def curate_once(cluster, catalog, config, version: str, units: dict[str, int]) -
     """One timed curate on `cluster`, with the run folder listed after every step."""
     import ray
 
-    from corpus.catalog import RAW
-    from corpus.config import RunnerConfig
-    from corpus.curate import curate, run_folder
+    from corpus.core.cluster import RunnerConfig
+    from corpus.pipeline.curate import curate, run_folder
+    from corpus.store.catalog import RAW
 
     runner = RunnerConfig(ray_address=cluster.address)
     snapshot = catalog.table("ds", RAW).current_snapshot().snapshot_id
@@ -229,12 +229,13 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/scaling.json")
     args = parser.parse_args()
 
-    from corpus.catalog import RAW, Catalog, data_file_uris
-    from corpus.config import CurationConfig, RunnerConfig
-    from corpus.curate_worker import unit_name
-    from corpus.ingest import ingest
-    from corpus.settings import Settings
+    from corpus.core.cluster import RunnerConfig
+    from corpus.core.settings import Settings
+    from corpus.pipeline.config import CurationConfig
+    from corpus.pipeline.ingest import ingest
+    from corpus.pipeline.stage_worker import unit_name
     from corpus.sources import Layout
+    from corpus.store.catalog import RAW, Catalog, data_file_uris
     from tests.cluster.localcluster import LocalRayCluster
 
     work = Path(tempfile.mkdtemp(prefix="ccscale-"))

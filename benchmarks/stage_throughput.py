@@ -6,7 +6,7 @@ Run from the repository root:
     python -m benchmarks.stage_throughput --layout parquet   # the same files as Stack Parquet
     python -m benchmarks.stage_throughput --mb 300 --workers 2 --json out.json
 
-Corpus: `corpus.samples.build_sample_corpus` (the Python distributions installed
+Corpus: `corpus.sources.samples.build_sample_corpus` (the Python distributions installed
 here: real code, docs, data files and compiled extensions). With `--layout
 parquet` its UTF-8 files under 1 MiB are first rewritten as Stack v1-style
 Parquet shards (`content`, `max_stars_repo_name`, `max_stars_repo_path`), as
@@ -14,7 +14,7 @@ The Stack is distributed; writing them is not timed.
 
 What is timed, on a local Ray of `--workers` CPUs started before any clock runs:
 
-- ingest: `corpus.ingest.ingest` (discovery, intake, language and license facts,
+- ingest: `corpus.pipeline.ingest.ingest` (discovery, intake, language and license facts,
   Parquet writing, the Iceberg commit), per MB read.
 - curate, split at the run's own step reports (`on_step`): `stages` (license
   rules, quality heuristics and each kept file's MinHash signature, per MB seen),
@@ -144,7 +144,7 @@ def signature_seconds(catalog, version: str) -> tuple[float, int]:
     """CPU seconds of MinHash signatures over the version's kept files, and their bytes."""
     import pyarrow.compute as pc
 
-    from corpus.catalog import FILES
+    from corpus.store.catalog import FILES
     from dedup.minhash import MinHasher
 
     files = catalog.table(DATASET, FILES).scan(selected_fields=("content",)).to_arrow()
@@ -160,9 +160,9 @@ def signature_seconds(catalog, version: str) -> tuple[float, int]:
 
 def measure(catalog, source: Path, runner) -> dict[str, Any]:
     """One ingest + curate of `source` into a fresh catalog, split into phases."""
-    from corpus.curate import curate
-    from corpus.ingest import ingest
-    from corpus.reasons import DropReason
+    from corpus.core.reasons import DropReason
+    from corpus.pipeline.curate import curate
+    from corpus.pipeline.ingest import ingest
 
     cpu = TreeCpu()
     with Sampler() as sampler:  # peak memory and how busy the rest of the machine was
@@ -216,9 +216,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """`--repeats` measurements on one local Ray; per phase, the fastest repeat counts."""
     import ray
 
-    from corpus.catalog import Catalog
-    from corpus.config import RunnerConfig
-    from corpus.settings import Settings
+    from corpus.core.cluster import RunnerConfig
+    from corpus.core.settings import Settings
+    from corpus.store.catalog import Catalog
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="codecorpus-throughput-"))
     corpus = sample_corpus(work / f"sample-{args.mb}", args.mb)

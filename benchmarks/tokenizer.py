@@ -112,8 +112,8 @@ def candidate_files() -> list[str]:
 
 def build_corpus(per_language_bytes: int) -> pa.Table:
     """file_id, repo, path, lang, content of up to `per_language_bytes` per language."""
+    from corpus.core.schema import file_id
     from corpus.language import identify
-    from corpus.schema import file_id
 
     by_hash = sorted(candidate_files(), key=lambda p: hashlib.blake2b(p.encode()).digest())
     used: dict[str, int] = defaultdict(int)
@@ -267,8 +267,7 @@ def _byte_batches(texts: list[str], batch_bytes: int) -> list[pa.Array]:
 def throughput(model_bytes: bytes, texts: pa.Array, repeats: int, batch_bytes: int):
     import ray
 
-    from corpus.config import RunnerConfig
-    from corpus.runner import ray_session
+    from corpus.core.cluster import RunnerConfig, ray_session
 
     size = sum(len(t.encode()) for t in texts.to_pylist()) / MB
     plain = texts.to_pylist()

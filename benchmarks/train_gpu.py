@@ -102,8 +102,8 @@ def train_steps(name: str, attention: str, micro_batch: int, args, device, peak:
     """Build, compile and time one (config, attention, micro-batch); raises on OOM."""
     import torch
 
-    from trainer.config import ModelConfig
     from trainer.model import MPT
+    from trainer.model_config import ModelConfig
 
     config = ModelConfig.named(name, attention=attention, max_seq_len=args.seq_len)
     result = RunResult(name, attention, params=config.n_params(), micro_batch=micro_batch,
@@ -168,7 +168,7 @@ def run(name: str, attention: str, args, device, peak: float | None) -> RunResul
     """One (config, attention), halving the micro-batch on OOM; other errors are recorded."""
     import torch
 
-    from trainer.config import named_config
+    from trainer.model_config import named_config
 
     micro_batch = args.micro_batch or DEFAULT_MICRO_BATCH.get(name, 4)
     halvings = 0
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from trainer.config import ATTENTION_IMPLS, named_config
+    from trainer.model_config import ATTENTION_IMPLS, named_config
 
     if args.device == "cuda" and not torch.cuda.is_available():
         print(f"no CUDA device (torch {torch.__version__}): nothing to measure; run this on a "

@@ -12,14 +12,7 @@ import posixpath
 import enry
 import pyarrow as pa
 
-from corpus.stage import Stage, set_columns
-
-#: The top-20 languages of replit-code-v1-3b's training mix, by the recipe's names.
-REFERENCE_LANGUAGES: tuple[str, ...] = (
-    "Markdown", "Java", "JavaScript", "Python", "TypeScript", "PHP", "SQL", "JSX",
-    "reStructuredText", "Rust", "C", "CSS", "Go", "C++", "HTML", "Vue", "Ruby",
-    "Jupyter Notebook", "R", "Shell",
-)  # fmt: skip
+from corpus.core.stage import Stage, set_columns
 
 #: linguist name -> recipe name, where the recipe groups differently.
 RECIPE_ALIASES: dict[str, str] = {

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.rowkeys import contains
+from corpus.core.rowkeys import contains
 from dedup.config import DedupConfig
 from dedup.records import CANDIDATE_SCHEMA, license_rank, pack_signatures
 

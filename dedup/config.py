@@ -1,4 +1,4 @@
-"""Deduplication settings (a leaf module: corpus.config imports it).
+"""Deduplication settings (a leaf module: corpus.pipeline.config imports it).
 
 Every field changes results, so all of them are part of the curation
 fingerprint stored with a version. `bands` x `rows` is derived from the
@@ -9,7 +9,7 @@ candidates, whose estimated Jaccard is then verified on full signatures.
 import math
 from dataclasses import dataclass, field
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

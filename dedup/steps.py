@@ -20,10 +20,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.reasons import DropReason
-from corpus.schema import conform
+from corpus.core.exchange import join, read_partition, read_table, write_partitions, write_table
+from corpus.core.reasons import DropReason
+from corpus.core.schema import conform
 from dedup.components import proposals, settle
-from dedup.exchange import join, read_partition, read_table, write_partitions, write_table
 from dedup.lsh import band_keys, mix64, partition_of, star_edges
 from dedup.records import (
     CANDIDATE_SCHEMA,

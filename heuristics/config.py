@@ -1,6 +1,6 @@
 """The `heuristics:` section of the curation config: preset, rules, thresholds, formatters.
 
-Every field documents itself, as in `corpus.config`. A preset supplies the rule
+Every field documents itself, as in `corpus.pipeline.config`. A preset supplies the rule
 list, the formatters and per-language/per-extension threshold overrides; the
 config's own fields override the preset. The resolved policy is stored in the
 derived field `resolved`, so the config fingerprint of a version covers the
@@ -26,13 +26,12 @@ else its language's, else `thresholds`. For example:
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
+from corpus.core.languages import REFERENCE_LANGUAGES
 from heuristics.presets import FORMATTER_ORDER, PRESETS, RULE_ORDER
 
 
 def _reference_languages() -> tuple[str, ...]:
-    from corpus.language import REFERENCE_LANGUAGES  # lazy: corpus.language imports the stages
-
     return REFERENCE_LANGUAGES
 
 

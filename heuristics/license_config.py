@@ -1,8 +1,8 @@
-"""Configuration of the license allow-list rule (a leaf module: corpus.config imports it)."""
+"""Configuration of the license allow-list rule (a leaf: the pipeline config imports it)."""
 
 from dataclasses import dataclass, field
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

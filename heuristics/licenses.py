@@ -15,9 +15,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.config import CurationConfig
-from corpus.licenses.classify import Verdict, evaluate, is_permissive
-from corpus.reasons import DropReason
+from corpus.core.license_class import Verdict, evaluate, is_permissive
+from corpus.core.reasons import DropReason
+from corpus.core.stage import CurationConfig
 from heuristics.license_config import LicenseConfig
 from heuristics.rules import Rule, RuleStage
 

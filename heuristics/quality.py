@@ -11,7 +11,7 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.reasons import DropReason
+from corpus.core.reasons import DropReason
 from heuristics.config import HeuristicsConfig
 from heuristics.limits import Limits
 from heuristics.rules import Rule

@@ -14,9 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.config import CurationConfig
-from corpus.reasons import DropReason
-from corpus.stage import Stage, set_column
+from corpus.core.reasons import DropReason
+from corpus.core.stage import CurationConfig, Stage, set_column
 
 
 class Rule(ABC):

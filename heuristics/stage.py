@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from corpus.config import CurationConfig
-from corpus.stage import set_column
+from corpus.core.stage import CurationConfig, set_column
 from heuristics.formatters import apply_formatters, build_formatters
 from heuristics.limits import EXTENSION_KEY, LANG_KEY, Limits, extensions
 from heuristics.quality import HeuristicRule, build_rules

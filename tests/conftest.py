@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus.catalog import Catalog
-from corpus.config import RunnerConfig
-from corpus.samples import SampleRepo, build_sample_corpus
-from corpus.settings import Settings
+from corpus.core.cluster import RunnerConfig
+from corpus.core.settings import Settings
+from corpus.sources.samples import SampleRepo, build_sample_corpus
+from corpus.store.catalog import Catalog
 
 #: Distributions every test environment has (runtime or test dependencies of codecorpus):
 #: pure-Python ones, ones with compiled extensions (binary files) and ones with LICENSE files.
@@ -34,7 +34,7 @@ def catalog(tmp_path: Path) -> Catalog:
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
     """One local Ray for the whole session (ray.init costs seconds)."""
-    from corpus.runner import ray_session
+    from corpus.core.cluster import ray_session
 
     with ray_session(RunnerConfig(workers=2)):
         yield

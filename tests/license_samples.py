@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from corpus.licenses.classify import LicenseClass, license_class
+from corpus.core.license_class import LicenseClass, license_class
 from corpus.licenses.evidence import EvidenceKind, analyse, evidence_kind, scope_of
 from corpus.licenses.manifests import declared_license
 from corpus.licenses.names import UNKNOWN, licensing

@@ -16,7 +16,7 @@ from typing import Any, Self
 
 import yaml
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 
 MB = 1_000_000
 
@@ -206,3 +206,29 @@ class TokenizerConfig:
             del data["num_threads"]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    enabled: bool = True
+    """Train (or reuse) a tokenizer, count tokens per file and write token shards."""
+    tokenizer: str | None = None
+    """sha256 (or an 8+ digit prefix) of a stored tokenizer to reuse; None trains one on
+    the version's kept files (settings in the `tokenizer` section)."""
+    target_bytes: int = 256 * MB
+    """A shard's `.bin` is closed past this size."""
+    validation_fraction: float = 0.01
+    """Share of repositories (by hash, never split across) in the validation split."""
+    split_seed: int = 0
+    """Seed of the repository hash that picks the split."""
+    shrink_vocab: bool = True
+    """When the kept files are too few for `tokenizer.vocab_size` pieces, train the largest
+    vocabulary SentencePiece supports on them (recorded in the version) instead of failing."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"shards.validation_fraction must be in [0, 1), got {self.validation_fraction}"
+            )
+        if self.target_bytes < 1 << 16:
+            raise ConfigError(f"shards.target_bytes must be >= 64 KiB, got {self.target_bytes}")

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.stage import set_column
+from corpus.core.stage import set_column
 from tokenizer.model import CodeTokenizer
 from tokenizer.sample import CONTENT, LANG, UNKNOWN
 

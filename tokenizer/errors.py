@@ -1,6 +1,6 @@
 """Specific exceptions of the tokenizer; each message says what to do next."""
 
-from corpus.errors import CodecorpusError
+from corpus.core.errors import CodecorpusError
 
 
 class TokenizerError(CodecorpusError):

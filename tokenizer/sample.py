@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from tokenizer.config import TokenizerConfig
 from tokenizer.errors import InvalidTextError
 
-#: Column names of the record schema (corpus/schema.py) that sampling reads.
+#: Column names of the record schema (corpus/core/schema.py) that sampling reads.
 ID, LANG, CONTENT = "file_id", "lang", "content"
 #: Language of rows whose `lang` is null.
 UNKNOWN = "unknown"

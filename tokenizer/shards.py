@@ -28,7 +28,7 @@ from typing import Self
 
 import numpy as np
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 from tokenizer.errors import ShardFormatError, TokenRangeError
 from tokenizer.model import token_dtype
 

@@ -24,17 +24,30 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from corpus.errors import CodecorpusError, ConfigError
+from corpus.core.errors import CodecorpusError, ConfigError
 from tokenizer.shards import ShardReader
 
 if TYPE_CHECKING:
     import torch
 
-    from corpus.mixtures import Mixture
+
+class MixtureComponent(Protocol):
+    lang: str
+    weight: float
+    shards: Sequence[Mapping[str, Any]]
+
+
+class Mixture(Protocol):
+    """What the loader reads of a resolved `corpus.store.mixtures.Mixture` (the trainer does
+    not import the store)."""
+
+    components: Sequence[MixtureComponent]
+    token_budget: int
+
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -128,7 +141,7 @@ class MixtureSpec:
         shard_root: str | Path | None = None,
         verify: bool = False,
     ) -> MixtureSpec:
-        """The spec of a resolved `corpus.mixtures.Mixture`: its weights, train shards and
+        """The spec of a resolved `corpus.store.mixtures.Mixture`: its weights, train shards and
         token budget. `shard_root`: a folder the shards were pulled into (prefixes are then
         looked up there by file name). `verify`: hash every shard file against the version."""
         budgets = dict(unique_budget or {})
@@ -150,7 +163,7 @@ class MixtureSpec:
         return spec
 
     def token_targets(self) -> dict[str, int]:
-        """D_i per language: round(D * w_i / sum(w)), as `corpus.mixtures` computes it."""
+        """D_i per language: round(D * w_i / sum(w)), as `corpus.store.mixtures` computes it."""
         total = sum(c.weight for c in self.components)
         return {c.language: round(self.tokens * c.weight / total) for c in self.components}
 
@@ -197,13 +210,13 @@ def _is_positive(value: object) -> bool:
 def local_prefix(language: str, ref: ShardRef) -> str:
     """A local prefix of the shard: its own, or that of its copy in the shard cache
     (`Settings.shard_cache`), downloaded once and kept only if its sha256s match."""
-    from corpus.storage import StorageChecksumError, StorageError, download_file, is_local
+    from corpus.core.storage import StorageChecksumError, StorageError, download_file, is_local
 
     if is_local(ref.prefix):
         for ext in ("bin", "idx"):
             _shard_file(language, ref.prefix, ext)
         return ref.prefix
-    from corpus.settings import Settings
+    from corpus.core.settings import Settings
 
     key = hashlib.sha256(f"{ref.prefix}\x1f{ref.bin_sha256}\x1f{ref.idx_sha256}".encode())
     local = Settings().resolved_shard_cache() / key.hexdigest()[:24] / Path(ref.prefix).name

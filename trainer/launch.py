@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import CodecorpusError, ConfigError
+from corpus.core.errors import CodecorpusError, ConfigError
 from trainer.data import ComponentSpec, MixtureSpec, ShardRef
 from trainer.distributed import TrainError, free_port
 from trainer.train_config import TrainConfig

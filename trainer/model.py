@@ -15,7 +15,7 @@
 - Initialisation as MPT: normal(0, init_std) everywhere, residual output projections scaled by
   1 / sqrt(2 * n_layers), LayerNorm weights 1.
 
-Torch is imported here; `trainer.config` stays importable without it.
+Torch is imported here; `trainer.model_config` stays importable without it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainer.config import ModelConfig
+from trainer.model_config import ModelConfig
 
 # ----------------------------------------------------------------------------- ALiBi
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from corpus.errors import CodecorpusError
+from corpus.core.errors import CodecorpusError
 
 #: Training FLOPs per parameter per token (forward + backward), as in Chinchilla: C = 6 N D.
 FLOPS_PER_PARAM_TOKEN = 6.0

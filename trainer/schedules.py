@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 
 ScheduleName = Literal["cosine", "wsd", "rsqrt"]
 SCHEDULES: tuple[str, ...] = ("cosine", "wsd", "rsqrt")

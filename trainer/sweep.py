@@ -179,8 +179,7 @@ def _run_on_ray(
 ) -> None:
     import ray
 
-    from corpus.config import RunnerConfig
-    from corpus.runner import ray_session
+    from corpus.core.cluster import RunnerConfig, ray_session
 
     with ray_session(RunnerConfig(ray_address=ray_address)):
         remote = ray.remote(max_calls=1)(run_trial).options(**trial_resources())

@@ -30,9 +30,9 @@ from typing import Any, Literal, Self
 
 import yaml
 
-from corpus.errors import ConfigError
-from trainer.config import MODEL_CONFIGS
+from corpus.core.errors import ConfigError
 from trainer.fit import NAMES
+from trainer.model_config import MODEL_CONFIGS
 
 Mode = Literal["fixed_tokens", "fixed_compute"]
 MODES: tuple[str, ...] = ("fixed_tokens", "fixed_compute")
@@ -68,7 +68,7 @@ class SweepConfig:
     """A grid of training runs over unique-token budgets, epochs and model sizes."""
 
     models: tuple[str, ...]
-    """Named model sizes (`trainer.config.MODEL_CONFIGS`), e.g. [tiny] on CPU, [125m, 350m]."""
+    """Named model sizes (`trainer.model_config.MODEL_CONFIGS`): [tiny] on CPU, [125m, 350m]."""
     mode: Mode = "fixed_tokens"
     """"fixed_tokens" (D given, U = D / epochs) or "fixed_compute" (C given, D = C / 6N)."""
     tokens: tuple[int, ...] = ()

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from corpus.errors import CodecorpusError
-from trainer.config import ModelConfig
+from corpus.core.errors import CodecorpusError
+from trainer.model_config import ModelConfig
 from trainer.scaling import FLOPS_PER_PARAM_TOKEN
 from trainer.sweep_config import SweepConfig
 
@@ -39,7 +39,7 @@ class MixtureInfo:
 
     @classmethod
     def from_mixture(cls, mixture: Any, vocab_size: int) -> MixtureInfo:
-        """From a resolved `corpus.mixtures.Mixture`."""
+        """From a resolved `corpus.store.mixtures.Mixture`."""
         name = f"{mixture.dataset}@{mixture.version}/{mixture.tokenizer[:12]}"
         return cls(
             name=f"{name} {json.dumps(mixture.weights, sort_keys=True)}",

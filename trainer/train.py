@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 from trainer.checkpoint import tag_for
 from trainer.data import DataError, MixtureLoader, MixtureSpec, validation_windows
 from trainer.distributed import (

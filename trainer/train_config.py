@@ -13,8 +13,8 @@ from typing import Any, Literal, Self
 
 import yaml
 
-from corpus.errors import ConfigError
-from trainer.config import ModelConfig
+from corpus.core.errors import ConfigError
+from trainer.model_config import ModelConfig
 from trainer.schedules import CLIP_MODES, ClipMode, ScheduleConfig
 
 OptimizerName = Literal["adamw", "lionw"]
@@ -34,7 +34,7 @@ class TrainConfig:
     """A DeepSpeed ZeRO training run of a named model on a mixture."""
 
     model: str = "tiny"
-    """Named model config (trainer.config.MODEL_CONFIGS)."""
+    """Named model config (trainer.model_config.MODEL_CONFIGS)."""
     model_overrides: dict[str, Any] = field(default_factory=dict)
     """Fields of the model config to change, e.g. {"vocab_size": 3000, "attention": "sdpa"}.
     The vocabulary must cover the tokenizer's ids."""

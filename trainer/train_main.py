@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from corpus.errors import CodecorpusError
+from corpus.core.errors import CodecorpusError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,8 +40,8 @@ def diff_versions(
     if cache.fresh:
         return cache.not_modified()
     try:
-        from corpus.diff import diff_versions as compute
-    except ImportError as exc:  # pragma: no cover - only before corpus.diff lands
+        from corpus.store.diff import diff_versions as compute
+    except ImportError as exc:  # pragma: no cover - only before corpus.store.diff lands
         raise Problem(501, "not-implemented", "version diff is not in this build") from exc
     answer = VersionDiff.model_validate(compute(catalog, dataset, a.name, b.name))
     return cache.json(answer)

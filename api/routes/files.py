@@ -28,8 +28,8 @@ from api.pagination import FILE_ID, decode_cursor, encode_cursor, filter_hash
 from api.problems import bad_request, not_found
 from api.responses import AUTH, NOT_MODIFIED, problems
 from api.schemas import FileDetail, FilePage, FileSummary
-from corpus.catalog import DECISIONS, FILES
-from corpus.versions import scan_version
+from corpus.store.catalog import DECISIONS, FILES
+from corpus.store.versions import scan_version
 
 router = APIRouter(
     prefix="/datasets/{dataset}/versions/{version}/files",

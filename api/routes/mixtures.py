@@ -10,8 +10,8 @@ from api.deps import CatalogDep, StateDep
 from api.problems import bad_request, not_found
 from api.responses import AUTH, problems
 from api.schemas import Schema
-from corpus.errors import ConfigError
-from corpus.mixtures import Mixture, MixtureNotFound, create_mixture, get_mixture
+from corpus.core.errors import ConfigError
+from corpus.store.mixtures import Mixture, MixtureNotFound, create_mixture, get_mixture
 
 router = APIRouter(prefix="/mixtures", tags=["mixtures"], responses=AUTH)
 

@@ -1,6 +1,6 @@
 """/v1/runs: submit a curate run (202 + Location), follow its phases, cancel it.
 
-A run executes on Ray as a detached actor (`corpus.runs`); the request only
+A run executes on Ray as a detached actor (`corpus.pipeline.run_actor`); the request only
 records it and starts the actor, so it answers at once whatever the corpus size.
 """
 
@@ -14,7 +14,8 @@ from api.deps import StateDep
 from api.problems import not_found
 from api.responses import AUTH, problems
 from api.schemas import Schema
-from corpus.runs import Run, RunNotFound, RunStore, cancel, submit
+from corpus.pipeline.run_actor import cancel, submit
+from corpus.store.runs import Run, RunNotFound, RunStore
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=AUTH)
 

@@ -20,7 +20,7 @@ from api.problems import Problem, bad_request, not_found
 from api.ranges import open_file, parse_range, stream
 from api.responses import AUTH, NOT_MODIFIED, problems
 from api.schemas import Shard, ShardFile, ShardList
-from corpus.catalog import SHARDS, Catalog
+from corpus.store.catalog import SHARDS, Catalog
 
 router = APIRouter(
     prefix="/datasets/{dataset}/versions/{version}/shards",

@@ -13,7 +13,7 @@ from api.auth import ReadAccess
 from api.deps import VersionCache, VersionDep
 from api.responses import AUTH, NOT_MODIFIED, problems
 from api.schemas import StatsRow, StatsTotals, VersionStats
-from corpus.versions import Version
+from corpus.store.versions import Version
 
 router = APIRouter(
     prefix="/datasets/{dataset}/versions/{version}",

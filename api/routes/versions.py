@@ -18,7 +18,7 @@ from api.schemas import (
     VersionList,
     VersionSummary,
 )
-from corpus.versions import Version
+from corpus.store.versions import Version
 
 router = APIRouter(
     prefix="/datasets/{dataset}/versions", tags=["versions"], responses={**AUTH, **problems(404)}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from corpus.licenses.classify import license_class
+from corpus.core.license_class import license_class
 from corpus.licenses.evidence import analyse, evidence_kind, scope_of, spdx_header
 from corpus.licenses.scope import ScopeIndex, empty_evidence
 

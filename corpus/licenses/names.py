@@ -9,8 +9,9 @@ below cover what real manifests and notices say.
 import re
 from functools import cache
 
-from license_expression import ExpressionError, Licensing, get_spdx_licensing
+from license_expression import ExpressionError
 
+from corpus.core.license_class import licensing
 from corpus.licenses.reference import spdx_ids, spdx_names
 
 #: (pattern on lower-cased text, SPDX id, strong). Specific before generic. Weak patterns
@@ -67,12 +68,6 @@ NAME_PATTERNS: tuple[tuple[str, str, bool], ...] = (
 
 _COMPILED = tuple((re.compile(p), spdx, strong) for p, spdx, strong in NAME_PATTERNS)
 UNKNOWN = "LicenseRef-unknown"
-
-
-@cache
-def licensing() -> Licensing:
-    """license-expression's SPDX Licensing, built once (building it parses a large index)."""
-    return get_spdx_licensing()
 
 
 @cache

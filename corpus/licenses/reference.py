@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-#: ScanCode categories that count as permissive (The Stack's permissive set).
-PERMISSIVE_CATEGORIES = frozenset({"Permissive", "Public Domain"})
+from corpus.core.license_class import spdx_categories
 
 
 @dataclass(frozen=True)
@@ -39,19 +38,6 @@ def reference_licenses() -> tuple[ReferenceLicense, ...]:
         for entry in _bundle()["licenses"]
         if entry.get("text")
     )
-
-
-@cache
-def spdx_categories() -> dict[str, str]:
-    """SPDX id -> ScanCode category, including the ids ScanCode lists as aliases."""
-    path = resources.files("license_expression") / "data" / "scancode-licensedb-index.json"
-    out: dict[str, str] = {}
-    for entry in json.loads(path.read_text()):
-        category = entry.get("category")
-        for key in [entry.get("spdx_license_key"), *entry.get("other_spdx_license_keys", [])]:
-            if key and category:
-                out.setdefault(key, category)
-    return out
 
 
 @cache

@@ -2,10 +2,10 @@
 
 import pyarrow as pa
 
-from corpus.licenses.classify import license_class
+from corpus.core.license_class import license_class
+from corpus.core.stage import Stage, set_columns
 from corpus.licenses.evidence import analyse, spdx_header
 from corpus.licenses.scope import ScopeIndex, empty_evidence, source_expression
-from corpus.stage import Stage, set_columns
 
 #: Context key under which curation hands the evidence table to LicenseStage.
 EVIDENCE = "license_evidence"

@@ -13,14 +13,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from corpus.config import IntakeConfig
-from corpus.errors import SourceError
+from corpus.core.errors import SourceError
+from corpus.core.storage import explain, is_object_store, redact
 from corpus.sources.archive import ARCHIVE_SUFFIXES, is_archive, read_archive_repo
+from corpus.sources.config import IntakeConfig
 from corpus.sources.directory import SKIPPED_DIRS, read_directory_repo
 from corpus.sources.filesystem import Location, location_of
 from corpus.sources.records import READ_SCHEMA
 from corpus.sources.tables import is_table, read_table_source, resolve_columns, table_columns
-from corpus.storage import explain, is_object_store, redact
 
 __all__ = ["READ_SCHEMA", "Layout", "Unit", "UnitKind", "discover", "read_unit"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from corpus.config import IntakeConfig
-from corpus.errors import SourceError
-from corpus.reasons import DropReason
+from corpus.core.errors import SourceError
+from corpus.core.reasons import DropReason
+from corpus.sources.config import IntakeConfig
 from corpus.sources.filesystem import Location
 from corpus.sources.records import RecordBuffer
 

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from corpus.config import IntakeConfig
-from corpus.reasons import DropReason
+from corpus.core.reasons import DropReason
 from corpus.sources.archive import is_archive
+from corpus.sources.config import IntakeConfig
 from corpus.sources.filesystem import Location
 from corpus.sources.records import RecordBuffer
 from corpus.sources.tables import is_table

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from corpus.errors import SourceError
-from corpus.storage import StorageError, filesystem_for
+from corpus.core.errors import SourceError
+from corpus.core.storage import StorageError, filesystem_for
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from corpus.reasons import DropReason
+from corpus.core.reasons import DropReason
 
 #: Reader output. `data` holds the exact bytes, or null when the reader did not
 #: read them; `pre_reason` is set when the reader already knows the file is out

@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from corpus.config import IntakeConfig
-from corpus.errors import SourceError
-from corpus.reasons import DropReason
+from corpus.core.errors import SourceError
+from corpus.core.reasons import DropReason
+from corpus.sources.config import IntakeConfig
 from corpus.sources.filesystem import Location
 from corpus.sources.records import READ_SCHEMA
 

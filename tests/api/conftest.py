@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.keys import KeyStore
 from api.settings import ApiSettings
-from corpus.catalog import Catalog
-from corpus.config import CurationConfig, RunnerConfig
-from corpus.settings import Settings
+from corpus.core.cluster import RunnerConfig
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.store.catalog import Catalog
 
 V1 = {"tokenizer": {"vocab_size": 3000}, "shards": {"validation_fraction": 0.25}}
 V2 = {"shards": {"enabled": False}, "heuristics": {"languages": ["Python"]}}
@@ -63,8 +64,8 @@ def empty_tokens(empty_settings: ApiSettings) -> Tokens:
 
 @pytest.fixture(scope="session")
 def curated_settings(sample_corpus, ray_local, tmp_path_factory) -> ApiSettings:
-    from corpus.curate import curate
-    from corpus.ingest import ingest
+    from corpus.pipeline.curate import curate
+    from corpus.pipeline.ingest import ingest
     from corpus.sources import Layout
 
     root, _ = sample_corpus

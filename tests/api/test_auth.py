@@ -12,7 +12,7 @@ from api import create_app
 from api.auth import WriteAccess
 from api.keys import KeyNotFound, KeyStore, Scope
 from api.settings import ApiSettings
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 from tests.api.conftest import Tokens, bearer
 
 PROBLEM = "application/problem+json"
@@ -58,7 +58,7 @@ def test_scopes_nest_and_revocation_is_recorded(empty_settings: ApiSettings) -> 
 
 
 def test_cli_creates_lists_and_revokes(empty_settings: ApiSettings, monkeypatch) -> None:
-    from corpus.cli import app
+    from corpus.cli.main import app
 
     monkeypatch.setenv("CODECORPUS_HOME", str(empty_settings.catalog.home))
     runner = CliRunner()

@@ -8,7 +8,7 @@ from api import create_app
 from api.caching import BodyCache
 from api.settings import ApiSettings
 from api.state import VersionIndex
-from corpus.catalog import Catalog
+from corpus.store.catalog import Catalog
 
 from .conftest import Tokens, bearer
 

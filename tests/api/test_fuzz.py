@@ -60,7 +60,7 @@ def _operations() -> list[tuple[str, str]]:
 
     from api import create_app
     from api.settings import ApiSettings
-    from corpus.settings import Settings
+    from corpus.core.settings import Settings
 
     app = create_app(ApiSettings(catalog=Settings(home=Path("/nonexistent/codecorpus"))))
     spec = app.openapi()

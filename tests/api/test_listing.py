@@ -8,8 +8,8 @@ from pyiceberg.io.pyarrow import ArrowScan
 
 from api.listing import Plan, PlanCache
 from api.settings import ApiSettings
-from corpus.catalog import DECISIONS, Catalog
-from corpus.versions import Registry, scan_version
+from corpus.store.catalog import DECISIONS, Catalog
+from corpus.store.versions import Registry, scan_version
 
 
 @pytest.fixture(scope="module")

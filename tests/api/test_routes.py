@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.settings import ApiSettings
-from corpus.catalog import SHARDS, Catalog
-from corpus.versions import Registry, scan_version
+from corpus.store.catalog import SHARDS, Catalog
+from corpus.store.versions import Registry, scan_version
 from tests.api.conftest import Tokens, bearer
 
 pytestmark = pytest.mark.slow
@@ -321,11 +321,11 @@ def test_downloads_need_a_key(curated_app, curated_tokens: Tokens, client: TestC
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("corpus.diff") is None,
-    reason="corpus.diff (diff_versions) has not landed yet; the route answers 501 until then",
+    importlib.util.find_spec("corpus.store.diff") is None,
+    reason="corpus.store.diff (diff_versions) has not landed yet; the route answers 501 until then",
 )
 def test_diff(client: TestClient, catalog: Catalog) -> None:
-    from corpus.diff import diff_versions
+    from corpus.store.diff import diff_versions
 
     response = client.get("/v1/datasets/ds/diff", params={"from": "v1", "to": "v2"})
     assert response.status_code == 200, response.text

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 from pyiceberg.expressions import EqualTo
 
-from corpus.catalog import SHARDS, Catalog
-from corpus.samples import build_sample_corpus
-from corpus.settings import Settings
-from corpus.versions import Registry, scan_version
+from corpus.core.settings import Settings
+from corpus.sources.samples import build_sample_corpus
+from corpus.store.catalog import SHARDS, Catalog
+from corpus.store.versions import Registry, scan_version
 from tests.cluster.localcluster import LocalRayCluster
 from tests.dedup.realfiles import add_comments, rename_rare_identifier
 

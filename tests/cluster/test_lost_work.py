@@ -5,9 +5,8 @@ import os
 
 import pytest
 
-from corpus.config import RunnerConfig
-from corpus.errors import CodecorpusError
-from corpus.runner import ClusterLost, ray_session
+from corpus.core.cluster import ClusterLost, RunnerConfig, ray_session
+from corpus.core.errors import CodecorpusError
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 

@@ -17,7 +17,7 @@ from tests.cluster.localcluster import LocalRayCluster, task_title
 
 pytestmark = pytest.mark.slow
 
-#: Task names are `<step>[<partition>]` (corpus.runner.task_options).
+#: Task names are `<step>[<partition>]` (corpus.core.cluster.task_options).
 DEDUP_STEPS = {"exact", "index", "bands", "buckets", "verify_send", "verify", "uf", "members",
                "attach", "keep"}  # fmt: skip
 #: The finish step tokenizes every kept file and writes the token shards.

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 from pyiceberg.expressions import EqualTo
 
-from corpus.catalog import MINHASH, SHARDS, Catalog
-from corpus.settings import Settings
-from corpus.versions import FILES, Registry, Version, scan_version
+from corpus.core.settings import Settings
+from corpus.store.catalog import MINHASH, SHARDS, Catalog
+from corpus.store.versions import FILES, Registry, Version, scan_version
 
 #: Columns that identify a version's content whatever its name (and ingest id).
 CONTENT = ["file_id", "repo", "path", "lang", "size", "drop_reason", "tokens"]

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corpus.cli import app
+from corpus.cli.main import app
 
 runner = CliRunner()
 
 
 def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     """Run the real entry point, so error handling in `main` is exercised too."""
-    code = "from corpus.cli import main; main()"
+    code = "from corpus.cli.main import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True, text=True, timeout=120,

@@ -17,12 +17,12 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from corpus.catalog import VERSIONS, Catalog
-from corpus.config import CurationConfig
-from corpus.errors import VersionExists, VersionInProgress
-from corpus.locks import publish_lock
-from corpus.settings import Settings
-from corpus.versions import Registry
+from corpus.core.errors import VersionExists, VersionInProgress
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.store.catalog import VERSIONS, Catalog
+from corpus.store.locks import publish_lock
+from corpus.store.versions import Registry
 from tests.corpus.publish_checks import (
     check_run,
     codecorpus,
@@ -113,7 +113,7 @@ class RivalCatalog(Catalog):
 def _version(name: str, fingerprint: str):
     from datetime import UTC, datetime
 
-    from corpus.versions import Version
+    from corpus.store.versions import Version
 
     return Version(
         name, datetime.now(UTC), 1, 2, 3, fingerprint, "test", {}, {"files": 0}, {}

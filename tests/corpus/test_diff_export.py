@@ -13,17 +13,18 @@ import pytest
 from pyiceberg.expressions import In
 from typer.testing import CliRunner
 
-from corpus.catalog import FILES, RAW, Catalog
-from corpus.cli import app
-from corpus.config import CurationConfig, RunnerConfig
-from corpus.curate import curate
-from corpus.diff import diff_versions
-from corpus.errors import DatasetNotFound, VersionNotFound
-from corpus.export import ExportLimits, OutputNotEmpty, UnknownLanguage, export_version
-from corpus.ingest import ingest
-from corpus.settings import Settings
+from corpus.cli.main import app
+from corpus.core.cluster import RunnerConfig
+from corpus.core.errors import DatasetNotFound, VersionNotFound
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import Registry, scan_version
+from corpus.store.catalog import FILES, RAW, Catalog
+from corpus.store.diff import diff_versions
+from corpus.store.export import ExportLimits, OutputNotEmpty, UnknownLanguage, export_version
+from corpus.store.versions import Registry, scan_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 

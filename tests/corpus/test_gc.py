@@ -12,20 +12,20 @@ from pyiceberg.expressions import EqualTo
 from pyiceberg.table.update.snapshot import ManageSnapshots
 from typer.testing import CliRunner
 
-from corpus.catalog import DECISIONS, FILES, MINHASH, RAW, SHARDS, Catalog
-from corpus.cli import app
-from corpus.cli_gc import parse_duration
-from corpus.config import CurationConfig
-from corpus.curate import curate
-from corpus.errors import ConfigError, DatasetNotFound
-from corpus.gc import gc
-from corpus.gc_files import referenced_paths, stored_files
-from corpus.ingest import ingest
-from corpus.locks import publish_lock
-from corpus.schema import RAW_SCHEMA, decisions_schema
-from corpus.settings import Settings
+from corpus.cli.gc import parse_duration
+from corpus.cli.main import app
+from corpus.core.errors import ConfigError, DatasetNotFound
+from corpus.core.schema import RAW_SCHEMA, decisions_schema
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import Registry, Version, scan_version
+from corpus.store.catalog import DECISIONS, FILES, MINHASH, RAW, SHARDS, Catalog
+from corpus.store.gc import gc
+from corpus.store.gc_files import referenced_paths, stored_files
+from corpus.store.locks import publish_lock
+from corpus.store.versions import Registry, Version, scan_version
 from tests.corpus.publish_checks import decisions, pg_settings, run_folders
 
 LATER = datetime.now(UTC) + timedelta(hours=3)  # "now" for gc: everything made here is old

@@ -8,12 +8,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from corpus.config import CurationConfig, IntakeConfig
-from corpus.intake import IntakeStage, decode
+from corpus.core.reasons import DropReason
+from corpus.core.stage import StageChain
 from corpus.language import LanguageStage
-from corpus.reasons import DropReason
+from corpus.pipeline.config import CurationConfig
 from corpus.sources import Unit, UnitKind, read_unit
-from corpus.stage import StageChain
+from corpus.sources.config import IntakeConfig
+from corpus.sources.intake import IntakeStage, decode
 
 
 def test_decode_rules() -> None:
@@ -98,7 +99,7 @@ def test_gzip_files_are_not_transparently_decompressed(tmp_path: Path) -> None:
 
 
 def test_invalid_config_names_the_field() -> None:
-    from corpus.errors import ConfigError
+    from corpus.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="max_file_bytes"):
         IntakeConfig(max_file_bytes=0)

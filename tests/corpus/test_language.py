@@ -7,8 +7,9 @@ import enry
 import pyarrow as pa
 import pytest
 
-from corpus.config import CurationConfig
-from corpus.language import REFERENCE_LANGUAGES, LanguageStage, identify
+from corpus.core.languages import REFERENCE_LANGUAGES
+from corpus.language import LanguageStage, identify
+from corpus.pipeline.config import CurationConfig
 from tests.language_samples import FIXTURES, collect, fixture_samples, score
 
 AMBIGUOUS = [(p, label) for p, label in fixture_samples() if Path(p).parent.name == "ambiguous"]

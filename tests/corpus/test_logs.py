@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.logs import ENV, LogSettings, bind, configure, context, ray_runtime_env, set_phase
+from corpus.core.logs import ENV, LogSettings, bind, configure, context, ray_runtime_env, set_phase
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_text_is_the_default_and_quiet(captured: pytest.CaptureFixture[str]) -> 
 def test_workers_inherit_the_context_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with bind(run_id="r2", dataset="ds", version="v2", phase="stages"):
         env = ray_runtime_env()
-    assert env["worker_process_setup_hook"] == "corpus.logs.configure_worker"
+    assert env["worker_process_setup_hook"] == "corpus.core.logs.configure_worker"
     assert env["env_vars"][ENV["run_id"]] == "r2" and ENV["phase"] not in env["env_vars"]
     for name, value in env["env_vars"].items():  # as a Ray worker process sees them
         monkeypatch.setenv(name, value)
@@ -71,9 +71,9 @@ def test_workers_inherit_the_context_by_environment(monkeypatch: pytest.MonkeyPa
 #: A driver like curate's: binds a run, then runs a worker class through `map_units`.
 DRIVER = """
 import logging, os
-from corpus.config import RunnerConfig
-from corpus.logs import bind, configure
-from corpus.runner import map_units, ray_session
+from corpus.pipeline.config import RunnerConfig
+from corpus.core.logs import bind, configure
+from corpus.pipeline.runner import map_units, ray_session
 import pyarrow as pa
 
 class Worker:

@@ -2,14 +2,14 @@
 
 import pytest
 
-from corpus.catalog import SHARDS, Catalog
-from corpus.config import CurationConfig
-from corpus.curate import curate
-from corpus.errors import ConfigError
-from corpus.ingest import ingest
-from corpus.mixtures import MixtureNotFound, create_mixture, get_mixture
-from corpus.settings import Settings
+from corpus.core.errors import ConfigError
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
+from corpus.store.catalog import SHARDS, Catalog
+from corpus.store.mixtures import MixtureNotFound, create_mixture, get_mixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
@@ -55,8 +55,8 @@ def test_bad_mixtures_are_refused(catalog: Catalog) -> None:
 def test_plan_command_prints_epochs_and_warns(catalog: Catalog) -> None:
     from typer.testing import CliRunner
 
-    from corpus.cli import app
-    from corpus.mixtures import unique_tokens
+    from corpus.cli.main import app
+    from corpus.store.mixtures import unique_tokens
 
     unique = unique_tokens(catalog, "ds", "v1")["Python"]
     env = {"CODECORPUS_HOME": str(catalog.settings.home)}
@@ -73,8 +73,8 @@ def test_mixtures_commands_create_and_show(catalog: Catalog) -> None:
 
     from typer.testing import CliRunner
 
-    from corpus.cli import app
-    from corpus.mixtures import unique_tokens
+    from corpus.cli.main import app
+    from corpus.store.mixtures import unique_tokens
 
     unique = unique_tokens(catalog, "ds", "v1")["Python"]
     env = {"CODECORPUS_HOME": str(catalog.settings.home), "COLUMNS": "200"}

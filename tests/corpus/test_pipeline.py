@@ -8,15 +8,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from corpus.catalog import RAW, Catalog
-from corpus.config import RunnerConfig
-from corpus.curate import curate
-from corpus.errors import VersionExists, VersionNotFound
-from corpus.ingest import ingest
-from corpus.reasons import DropReason
-from corpus.settings import Settings
+from corpus.core.cluster import RunnerConfig
+from corpus.core.errors import VersionExists, VersionNotFound
+from corpus.core.reasons import DropReason
+from corpus.core.settings import Settings
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import Registry, scan_version
+from corpus.store.catalog import RAW, Catalog
+from corpus.store.versions import Registry, scan_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from corpus.catalog import Catalog
-from corpus.curate import curate
-from corpus.ingest import ingest
-from corpus.settings import Settings
+from corpus.core.settings import Settings
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import Registry, scan_version
+from corpus.store.catalog import Catalog
+from corpus.store.versions import Registry, scan_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("ray_local")]
 

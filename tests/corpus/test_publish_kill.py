@@ -21,11 +21,11 @@ import pytest
 import yaml
 from pyiceberg.expressions import EqualTo
 
-from corpus.catalog import DECISIONS, Catalog, data_file_uris
-from corpus.errors import VersionInProgress
-from corpus.locks import publish_lock
-from corpus.settings import Settings
-from corpus.versions import Registry
+from corpus.core.errors import VersionInProgress
+from corpus.core.settings import Settings
+from corpus.store.catalog import DECISIONS, Catalog, data_file_uris
+from corpus.store.locks import publish_lock
+from corpus.store.versions import Registry
 from tests.corpus.publish_checks import (
     check_run,
     codecorpus,
@@ -46,9 +46,9 @@ JSON_LOGS = {"CODECORPUS_LOG_FORMAT": "json"}
 #: result["table"] == argv[3], if given) is reported.
 KILLER = """
 import os, signal, sys
-from corpus.catalog import Catalog
-from corpus.config import CurationConfig, RunnerConfig
-from corpus.curate import curate
+from corpus.store.catalog import Catalog
+from corpus.pipeline.config import CurationConfig, RunnerConfig
+from corpus.pipeline.curate import curate
 
 config, step, table = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -61,8 +61,8 @@ curate("ds", "v1", Catalog(), CurationConfig.from_file(config), runner, on_step=
 """
 HOLDER = """
 import sys, time
-from corpus.locks import publish_lock
-from corpus.settings import Settings
+from corpus.store.locks import publish_lock
+from corpus.core.settings import Settings
 with publish_lock(Settings(), "ds", "v1"):
     print("held", flush=True)
     time.sleep(300)

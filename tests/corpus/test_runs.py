@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from corpus.catalog import Catalog
-from corpus.errors import ConfigError
-from corpus.ingest import ingest
-from corpus.runs import RunNotFound, RunStatus, RunStore, cancel, submit
-from corpus.settings import Settings
+from corpus.core.errors import ConfigError
+from corpus.core.settings import Settings
+from corpus.pipeline.ingest import ingest
+from corpus.pipeline.run_actor import cancel, submit
 from corpus.sources import Layout
-from corpus.versions import Registry
+from corpus.store.catalog import Catalog
+from corpus.store.runs import RunNotFound, RunStatus, RunStore
+from corpus.store.versions import Registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.catalog import RAW, Catalog
-from corpus.ingest import ingest
-from corpus.settings import Settings
+from corpus.core.settings import Settings
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout, UnitKind, discover
+from corpus.store.catalog import RAW, Catalog
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.config import IntakeConfig
-from corpus.errors import SourceError
-from corpus.reasons import DropReason
+from corpus.core.errors import SourceError
+from corpus.core.reasons import DropReason
 from corpus.sources import Layout, UnitKind, discover, read_unit
 from corpus.sources.archive import safe_member_path
+from corpus.sources.config import IntakeConfig
 
 IDNA = Path(__import__("idna").__file__).parent  # a real package with real sources
 

@@ -13,15 +13,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from corpus.catalog import MINHASH, Catalog
-from corpus.config import RunnerConfig
-from corpus.curate import curate
-from corpus.dedup_report import duplicate_matches
-from corpus.ingest import ingest
-from corpus.samples import build_sample_corpus
-from corpus.settings import Settings
+from corpus.core.cluster import RunnerConfig
+from corpus.core.settings import Settings
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import Registry, scan_version
+from corpus.sources.samples import build_sample_corpus
+from corpus.store.catalog import MINHASH, Catalog
+from corpus.store.dedup_report import duplicate_matches
+from corpus.store.versions import Registry, scan_version
 from tests.dedup.realfiles import add_comments, rename_rare_identifier
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
@@ -150,11 +150,11 @@ TWO_NODES = """
 import json, sys
 import ray
 from ray.cluster_utils import Cluster
-from corpus.catalog import Catalog
-from corpus.config import RunnerConfig
-from corpus.curate import curate
-from corpus.dedup_report import duplicate_matches
-from corpus.settings import Settings
+from corpus.store.catalog import Catalog
+from corpus.pipeline.config import RunnerConfig
+from corpus.pipeline.curate import curate
+from corpus.store.dedup_report import duplicate_matches
+from corpus.core.settings import Settings
 
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
 cluster.add_node(num_cpus=1)

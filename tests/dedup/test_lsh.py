@@ -5,8 +5,8 @@ import logging
 import numpy as np
 import pytest
 
-from corpus.config import CurationConfig
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
+from corpus.pipeline.config import CurationConfig
 from dedup.config import DedupConfig, candidate_probability, choose_bands
 from dedup.lsh import band_keys, star_edges
 

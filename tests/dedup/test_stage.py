@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from corpus.core.exchange import MARKER, delete_folder, join
+from corpus.pipeline.dedup_table import deduplicate_table
 from dedup.config import DedupConfig
-from dedup.exchange import MARKER, delete_folder, join
-from dedup.table import deduplicate_table
 from tests.dedup.realfiles import (
     add_comments,
     jaccard,

@@ -16,9 +16,9 @@ import enry
 import pyarrow as pa
 import pytest
 
-from corpus.config import CurationConfig
-from corpus.intake import decode
 from corpus.language import identify
+from corpus.pipeline.config import CurationConfig
+from corpus.sources.intake import decode
 from heuristics.config import HeuristicsConfig
 from heuristics.stage import HeuristicsStage
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 from typer.testing import CliRunner
 
-from corpus.cli import app
+from corpus.cli.main import app
 from heuristics.report import heuristics_report
 from tests.heuristics.samples import package_file, stdlib_file
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus.config import CurationConfig
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
+from corpus.pipeline.config import CurationConfig
 from heuristics.config import HeuristicsConfig
 from heuristics.limits import Limits
 

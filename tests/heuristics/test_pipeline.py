@@ -9,11 +9,11 @@ import pyarrow.compute as pc
 import pytest
 from typer.testing import CliRunner
 
-from corpus.catalog import RAW
-from corpus.cli import app
-from corpus.curate import curate
-from corpus.ingest import ingest
-from corpus.versions import scan_version
+from corpus.cli.main import app
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
+from corpus.store.catalog import RAW
+from corpus.store.versions import scan_version
 from tests.heuristics.samples import NOTEBOOK, package_file, stdlib_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]

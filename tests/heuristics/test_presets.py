@@ -55,8 +55,8 @@ def test_replit_rescues_minified_css_by_stripping(stages) -> None:
 
 
 def test_default_preset_is_replit_on_the_reference_languages(stages) -> None:
-    from corpus.config import CurationConfig
-    from corpus.language import REFERENCE_LANGUAGES
+    from corpus.core.languages import REFERENCE_LANGUAGES
+    from corpus.pipeline.config import CurationConfig
 
     default = CurationConfig().heuristics
     assert default.preset == "replit"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from corpus.reasons import DropReason
+from corpus.core.reasons import DropReason
 from heuristics.presets import RULE_ORDER
 from heuristics.quality import RULES
 from tests.heuristics.samples import NOTEBOOK, package_file, row, stdlib_file, text_row

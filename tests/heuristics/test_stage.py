@@ -3,8 +3,8 @@
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.reasons import DropReason
-from corpus.schema import conform, decisions_schema
+from corpus.core.reasons import DropReason
+from corpus.core.schema import conform, decisions_schema
 from heuristics.stage import HeuristicsStage
 from tests.heuristics.samples import NOTEBOOK, package_file, row, stdlib_file, table, text_row
 
@@ -55,8 +55,8 @@ def test_one_reason_per_file_and_declared_columns(stages) -> None:
 
 
 def test_stage_runs_in_a_chain_with_the_default_config() -> None:
-    from corpus.config import CurationConfig
-    from corpus.stage import StageChain
+    from corpus.core.stage import StageChain
+    from corpus.pipeline.config import CurationConfig
 
     chain = StageChain([HeuristicsStage], CurationConfig())
     out = chain(table(mixed_rows()))

@@ -129,7 +129,7 @@ def test_ray_start_params_fit_the_pods(kind: str) -> None:
 def test_rayjob_runs_a_curate_command_the_cli_accepts() -> None:
     import typer.main
 
-    from corpus.cli import app
+    from corpus.cli.main import app
 
     (job,) = _kind("RayJob")
     words = shlex.split(job["spec"]["entrypoint"])
@@ -146,7 +146,7 @@ def test_api_deployment_serves_and_reaches_the_ray_cluster(tmp_path: Path) -> No
 
     from api import create_app
     from api.settings import ApiSettings
-    from corpus.settings import Settings
+    from corpus.core.settings import Settings
 
     (deployment,) = _kind("Deployment")
     (service,) = _kind("Service")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corpus.cli import app
+from corpus.cli.main import app
 
 runner = CliRunner()
 SITE = Path(pytest.__file__).resolve().parent.parent

@@ -6,13 +6,13 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from corpus.curate import curate
-from corpus.ingest import ingest
+from corpus.core.reasons import DropReason
 from corpus.licenses.reference import reference_licenses
-from corpus.optout import OptOutRegistry
-from corpus.reasons import DropReason
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import scan_version
+from corpus.store.optout import OptOutRegistry
+from corpus.store.versions import scan_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
@@ -79,9 +79,9 @@ def test_license_decisions_and_opt_out(tmp_path: Path, catalog) -> None:
 def test_licenses_command_shows_the_distribution(tmp_path: Path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from corpus.catalog import Catalog
-    from corpus.cli import app
-    from corpus.settings import Settings
+    from corpus.cli.main import app
+    from corpus.core.settings import Settings
+    from corpus.store.catalog import Catalog
 
     monkeypatch.setenv("CODECORPUS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("COLUMNS", "200")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.licenses.classify import LicenseClass, license_class
+from corpus.core.license_class import LicenseClass, license_class
 from corpus.licenses.detect import detect
 from corpus.licenses.matcher import _index, _terms, match_text
 from corpus.licenses.normalize import ngrams, normalise

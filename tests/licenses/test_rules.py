@@ -3,12 +3,12 @@
 import pyarrow as pa
 import pytest
 
-from corpus.config import CurationConfig
-from corpus.licenses.classify import LicenseClass, license_class
+from corpus.core.license_class import LicenseClass, license_class
+from corpus.core.reasons import DropReason
 from corpus.licenses.evidence import EvidenceKind, analyse, evidence_kind, scope_of, spdx_header
 from corpus.licenses.manifests import declared_license
 from corpus.licenses.scope import ScopeIndex
-from corpus.reasons import DropReason
+from corpus.pipeline.config import CurationConfig
 from heuristics.licenses import LicenseRuleStage
 
 

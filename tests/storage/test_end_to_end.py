@@ -20,15 +20,16 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.settings import ApiSettings
-from corpus.catalog import DECISIONS, FILES, RAW, SHARDS, Catalog
-from corpus.config import CurationConfig, RunnerConfig
-from corpus.curate import curate
-from corpus.ingest import ingest
-from corpus.mixtures import create_mixture
-from corpus.samples import build_sample_corpus, installed_distributions
-from corpus.settings import Settings
+from corpus.core.cluster import RunnerConfig
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import Registry
+from corpus.sources.samples import build_sample_corpus, installed_distributions
+from corpus.store.catalog import DECISIONS, FILES, RAW, SHARDS, Catalog
+from corpus.store.mixtures import create_mixture
+from corpus.store.versions import Registry
 from tests.storage.conftest import FOREIGN_VARIABLES, REGION, S3Server
 from trainer.data import MixtureLoader, MixtureSpec
 

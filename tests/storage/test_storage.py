@@ -1,4 +1,4 @@
-"""corpus.storage and its users on a local S3 server: round trips, atomicity, the Iceberg
+"""corpus.core.storage and its users on a local S3 server: round trips, atomicity, the Iceberg
 warehouse, the run-folder exchange, the tokenizer store, shard downloads, clear errors."""
 
 import hashlib
@@ -11,11 +11,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from corpus.catalog import Catalog
-from corpus.errors import SourceError
-from corpus.settings import Settings
-from corpus.sources import discover
-from corpus.storage import (
+from corpus.core.errors import SourceError
+from corpus.core.exchange import (
+    delete_folder,
+    read_marker,
+    read_partition,
+    write_marker,
+    write_partitions,
+)
+from corpus.core.settings import Settings
+from corpus.core.storage import (
     StorageChecksumError,
     StorageError,
     download_file,
@@ -26,16 +31,11 @@ from corpus.storage import (
     upload_file,
     write_bytes,
 )
-from corpus.tokenizers import TokenizerStore
-from dedup.exchange import (
-    delete_folder,
-    read_marker,
-    read_partition,
-    write_marker,
-    write_partitions,
-)
+from corpus.sources import discover
+from corpus.store.catalog import Catalog
 from tests.storage.conftest import S3Server, _free_port
 from tokenizer.shards import ShardReader, ShardWriter
+from tokenizer.store import TokenizerStore
 from trainer.data import ChecksumMismatch, MissingShardError, ShardRef, local_prefix
 
 CODECORPUS = str(Path(sys.executable).parent / "codecorpus")

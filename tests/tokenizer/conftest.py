@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from corpus.schema import file_id
+from corpus.core.schema import file_id
 from tests.language_samples import collect
 from tokenizer.config import TokenizerConfig
 from tokenizer.train import TrainedTokenizer, train_tokenizer

@@ -2,7 +2,7 @@
 
 import pytest
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 from tokenizer.config import SPACE, TokenizerConfig
 
 

@@ -7,19 +7,20 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from corpus.catalog import SHARDS, Catalog
-from corpus.config import CurationConfig, RunnerConfig
-from corpus.curate import curate
-from corpus.errors import ConfigError
-from corpus.ingest import ingest
-from corpus.settings import Settings
+from corpus.core.cluster import RunnerConfig
+from corpus.core.errors import ConfigError
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
+from corpus.pipeline.tokenize_version import count_tokens, write_version_shards
 from corpus.sources import Layout
-from corpus.tokenize_version import count_tokens, write_version_shards
-from corpus.tokenizers import TokenizerNotFound, TokenizerStore
-from corpus.versions import Registry, scan_version
+from corpus.store.catalog import SHARDS, Catalog
+from corpus.store.versions import Registry, scan_version
 from tokenizer.errors import TrainingError
 from tokenizer.model import CodeTokenizer
 from tokenizer.shards import ShardReader, split_of
+from tokenizer.store import TokenizerNotFound, TokenizerStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 

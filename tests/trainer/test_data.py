@@ -13,8 +13,8 @@ import click
 import numpy as np
 import pytest
 
-from corpus.errors import ConfigError
-from corpus.mixtures import Component, Mixture
+from corpus.core.errors import ConfigError
+from corpus.store.mixtures import Component, Mixture
 from tokenizer.shards import ShardReader, ShardWriter
 from trainer.data import (
     ChecksumMismatch,

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from corpus.errors import ConfigError
-from trainer.config import MODEL_CONFIGS, ModelConfig, named_config
+from corpus.core.errors import ConfigError
+from trainer.model_config import MODEL_CONFIGS, ModelConfig, named_config
 
 torch = pytest.importorskip("torch")
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from corpus.errors import CodecorpusError
+from corpus.core.errors import CodecorpusError
 from trainer.scaling import ScalingError, ScalingLaw
 
 # The published C4 fit, as printed in the authors' README (huggingface/datablations).

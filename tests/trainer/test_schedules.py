@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 from trainer.schedules import (
     ScheduleConfig,
     clip_threshold,

@@ -9,14 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from corpus.catalog import Catalog
-from corpus.cli import app
-from corpus.config import CurationConfig
-from corpus.curate import curate
-from corpus.ingest import ingest
-from corpus.mixtures import create_mixture, unique_tokens
-from corpus.settings import Settings
+from corpus.cli.main import app
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
+from corpus.store.catalog import Catalog
+from corpus.store.mixtures import create_mixture, unique_tokens
 from tokenizer.shards import ShardReader
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]

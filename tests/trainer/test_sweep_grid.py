@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from corpus.errors import ConfigError
-from trainer.config import ModelConfig
+from corpus.core.errors import ConfigError
+from trainer.model_config import ModelConfig
 from trainer.sweep_config import FitSettings, SweepConfig
 from trainer.sweep_grid import MixtureInfo, SweepError, build_grid
 

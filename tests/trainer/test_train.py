@@ -183,7 +183,7 @@ def test_one_rank_in_process_matches_two_ranks(runs, data, tmp_path):
 
 
 def test_bad_runs_fail_clearly(data, tmp_path):
-    from corpus.errors import ConfigError
+    from corpus.core.errors import ConfigError
     from trainer.data import DataError
     from trainer.train import train
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from corpus.catalog import SHARDS, Catalog
-from corpus.config import CurationConfig
-from corpus.curate import curate
-from corpus.ingest import ingest
-from corpus.mixtures import create_mixture
-from corpus.settings import Settings
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
+from corpus.store.catalog import SHARDS, Catalog
+from corpus.store.mixtures import create_mixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
@@ -43,7 +43,7 @@ def mixture(home) -> tuple[str, list[str]]:
 
 
 def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    code = "from corpus.cli import main; main()"
+    code = "from corpus.cli.main import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True, text=True, timeout=600,

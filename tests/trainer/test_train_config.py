@@ -2,7 +2,7 @@
 
 import pytest
 
-from corpus.errors import ConfigError
+from corpus.core.errors import ConfigError
 from trainer.distributed import World, deepspeed_config
 from trainer.schedules import ScheduleConfig
 from trainer.train_config import TrainConfig
@@ -102,7 +102,7 @@ def test_importing_the_trainer_does_not_import_torch():
     import sys
 
     code = (
-        "import sys, trainer.train, trainer.launch, trainer.train_main, corpus.cli; "
+        "import sys, trainer.train, trainer.launch, trainer.train_main, corpus.cli.main; "
         "print(sorted(m for m in ('torch', 'deepspeed') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

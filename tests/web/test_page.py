@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from corpus.catalog import Catalog
-from corpus.config import CurationConfig
-from corpus.curate import curate
-from corpus.ingest import ingest
-from corpus.settings import Settings
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
-from corpus.versions import Registry
+from corpus.store.catalog import Catalog
+from corpus.store.versions import Registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from corpus.catalog import Catalog
-from corpus.config import CurationConfig
-from corpus.curate import curate
-from corpus.ingest import ingest
-from corpus.settings import Settings
+from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.curate import curate
+from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
+from corpus.store.catalog import Catalog
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 CONFIG = {"tokenizer": {"vocab_size": 3000}}

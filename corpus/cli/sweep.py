@@ -1,0 +1,143 @@
+"""`codecorpus sweep`: a grid of training runs over unique-token budgets, epochs and model
+sizes on a stored mixture, with the results table, the scaling-law fit and a PNG."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def sweep(
+    dataset: Annotated[str, typer.Argument(help="Dataset of the mixture.")],
+    version: Annotated[str, typer.Option("--version", "-v", help="Version of the mixture.")],
+    mixture: Annotated[str, typer.Option("--mixture", "-m", help="Stored mixture id.")],
+    config: Annotated[
+        Path, typer.Option("--config", help="Sweep YAML (trainer/sweep_config.py).", exists=True)
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder of the results table, fit and PNG (resumable).")
+    ],
+    shard_root: Annotated[
+        Path | None,
+        typer.Option("--shard-root", help="Folder the version's shards were pulled into."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Running Ray cluster to use."),
+    ] = None,
+) -> None:
+    """Train every trial of the grid not yet in OUT's table, then print the table, the fit of
+    the data-constrained law and the PNG's path."""
+    from corpus.cli.render import console
+    from corpus.core.errors import ConfigError
+    from corpus.store.catalog import Catalog
+    from corpus.store.mixtures import get_mixture
+    from trainer.data import MixtureSpec
+    from trainer.sweep import run_sweep
+    from trainer.sweep_config import SweepConfig
+    from trainer.sweep_grid import MixtureInfo, SweepError
+
+    settings = SweepConfig.from_file(config)
+    catalog = Catalog()
+    found = get_mixture(catalog, mixture)
+    if (found.dataset, found.version) != (dataset, version):
+        raise ConfigError(
+            f"mixture {mixture} is over {found.dataset}@{found.version}, not {dataset}@{version}"
+        )
+    info = MixtureInfo.from_mixture(found, _vocab_size(catalog, found.tokenizer))
+    seq_len = settings.train.get("seq_len", 128)
+    base = MixtureSpec.from_mixture(found, seq_len, settings.seed, shard_root=shard_root)
+    validation = _validation_prefixes(catalog, found, shard_root)
+    console.print(
+        f"sweep on {dataset}@{version} mixture {mixture[:12]} ({', '.join(found.weights)}): "
+        f"{settings.mode}, models {', '.join(settings.models)}; results in {out}"
+    )
+    report = run_sweep(settings, base, info, out, validation=validation,
+                       ray_address=ray_address, on_event=_printer(console))  # fmt: skip
+    if report.rows:
+        console.print(_table(report.rows))
+    for line in report.fit.lines():
+        console.print(line)
+    if report.png:
+        console.print(f"table: {report.table} (and results.csv); figure: [bold]{report.png}[/]")
+    if report.failed:
+        listed = "; ".join(f"{tid}: {why}" for tid, why in report.failed.items())
+        raise SweepError(
+            f"{len(report.failed)} trial(s) failed ({listed}); fix the cause and rerun the same "
+            "command: finished trials are kept"
+        )
+
+
+def _vocab_size(catalog: Any, tokenizer: str) -> int:
+    from tokenizer.model import CodeTokenizer
+    from tokenizer.store import TokenizerStore
+
+    store = TokenizerStore(catalog.settings.resolved_warehouse())
+    return CodeTokenizer(store.load(tokenizer)).vocab_size
+
+
+def _validation_prefixes(catalog: Any, mixture: Any, shard_root: Path | None) -> dict:
+    """Validation shard prefixes of the mixture's languages (its version and tokenizer)."""
+    import pyarrow.compute as pc
+    from pyiceberg.expressions import And, EqualTo
+
+    from corpus.store.catalog import SHARDS
+
+    where = And(EqualTo("version", mixture.version), EqualTo("tokenizer", mixture.tokenizer))
+    rows = catalog.table(mixture.dataset, SHARDS).scan(row_filter=where).to_arrow()
+    rows = rows.filter(pc.equal(rows["split"], "validation")).sort_by("prefix").to_pylist()
+    prefixes: dict[str, list[str]] = {}
+    for row in rows:
+        if row["lang"] in mixture.weights:
+            prefix = str(row["prefix"])
+            if shard_root is not None:
+                prefix = str(shard_root / Path(prefix).name)
+            prefixes.setdefault(row["lang"], []).append(prefix)
+    return prefixes
+
+
+def _printer(console: Any):
+    counts = {"done": 0, "total": 0}
+
+    def show(kind: str, trial: Any, info: dict) -> None:
+        if kind == "skipped":
+            console.print(f"skip {trial.label()}: already in the table")
+        elif kind == "submitted":
+            counts["total"] = info["count"]
+            console.print(f"running {info['count']} trial(s)")
+        elif kind == "finished":
+            counts["done"] += 1
+            console.print(
+                f"[{counts['done']}/{counts['total']}] {trial.label()}: val loss "
+                f"[bold]{info['val_loss']:.4f}[/], {info['steps']} steps, "
+                f"{info['tokens_per_s']:,.0f} tok/s, {info['wall_s']:.1f} s"
+            )
+        elif kind == "failed":
+            counts["done"] += 1
+            console.print(
+                f"[{counts['done']}/{counts['total']}] {trial.label()}: [red]failed[/] "
+                f"{info['error']}"
+            )
+
+    return show
+
+
+def _table(rows: list[dict]) -> Any:
+    from rich.table import Table
+
+    from trainer.plan import human
+
+    languages = sorted({lang for row in rows for lang in row["val_loss_by_language"]})
+    table = Table(title="sweep results (val loss in nats/token)")
+    header = ["trial", "model", "N", "D", "U", "epochs", "val loss", *languages, "tok/s", "wall s"]
+    for column in header:
+        table.add_column(column, justify="left" if column in ("trial", "model") else "right")
+    for row in rows:
+        by_language = row["val_loss_by_language"]
+        table.add_row(
+            row["trial_id"], row["model"], human(row["params"]), human(row["tokens"]),
+            human(row["unique_tokens"]), f"{row['epochs']:.2f}", f"{row['val_loss']:.4f}",
+            *(f"{by_language[lang]:.4f}" if lang in by_language else "-" for lang in languages),
+            f"{row['tokens_per_s']:,.0f}", f"{row['wall_s']:.1f}",
+        )  # fmt: skip
+    return table
