@@ -37,8 +37,8 @@ from corpus.licenses.scope import evidence_rows
 from corpus.licenses.stage import EVIDENCE
 from corpus.pipeline.config import CurationConfig
 from corpus.pipeline.dedup_phase import Progress, run_dedup
+from corpus.pipeline.engines import map_units
 from corpus.pipeline.publish import commit_tables, logged_steps
-from corpus.pipeline.runner import map_units
 from corpus.pipeline.stage_worker import (
     CURATE_STAGES,
     CurateWorker,

@@ -20,8 +20,8 @@ from corpus.core.rowkeys import ROW_KEY, key_set, latest_rows, row_keys
 from corpus.core.schema import RAW_SCHEMA
 from corpus.core.summary import CallSummary
 from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.engines import map_units
 from corpus.pipeline.ingest_worker import IngestWorker
-from corpus.pipeline.runner import map_units
 from corpus.sources import Layout, Unit, discover
 from corpus.store.catalog import RAW, Catalog
 

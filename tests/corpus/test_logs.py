@@ -73,7 +73,7 @@ DRIVER = """
 import logging, os
 from corpus.pipeline.config import RunnerConfig
 from corpus.core.logs import bind, configure
-from corpus.pipeline.runner import map_units, ray_session
+from corpus.pipeline.engines import map_units, ray_session
 import pyarrow as pa
 
 class Worker:
