@@ -40,7 +40,7 @@ def open_catalog(home: str | Path | Settings | None = None) -> Catalog:
         return Catalog(Settings())
     if not isinstance(home, str | Path):
         raise ConfigError(f"open_catalog takes a folder or Settings, got {type(home).__name__}")
-    return Catalog(Settings(home=Path(home)))
+    return Catalog(Settings(home=Path(home).expanduser().absolute()))  # a notebook may chdir
 
 
 def list_datasets(*, catalog: Catalog | None = None) -> list[str]:
