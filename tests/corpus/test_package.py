@@ -12,7 +12,7 @@ import pytest
 
 import corpus
 
-HEAVY = ("ray", "pyiceberg", "torch", "polars", "deepspeed")
+HEAVY = ("ray", "pyiceberg", "torch", "polars", "deepspeed", "rich")  # rich: the CLI renders
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,7 +25,8 @@ def _imported_after(code: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "code", ["import corpus.core.errors", "import corpus", "import corpus; corpus.read_files"]
+    "code",
+    ["import corpus.core.errors", "import corpus", "import corpus; corpus.read_files"],
 )
 def test_importing_corpus_pulls_in_no_heavy_library(code: str) -> None:
     assert _imported_after(code) == []
