@@ -1,21 +1,18 @@
 """`codecorpus train`: DeepSpeed ZeRO training on a stored mixture of a version's shards.
 
 One rank runs in this process; `--nproc N` (and `--hostfile` for several nodes) runs the
-deepspeed launcher, each rank reading the same job file (trainer.launch).
+deepspeed launcher, each rank reading the same job file (trainer.launch). The job itself is
+prepared and run by `corpus.pipeline.train_job`, which `corpus.train` shares.
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from corpus.core.errors import ConfigError
-
 if TYPE_CHECKING:
-    from corpus.store.catalog import Catalog
     from corpus.store.mixtures import Mixture
     from trainer.train_config import TrainConfig
 
@@ -47,103 +44,30 @@ def train_command(
 ) -> None:
     """Train on MIXTURE of DATASET@VERSION: epochs per language as the mixture's plan says."""
     from corpus.cli.render import console
+    from corpus.pipeline.train_job import prepare_training, run_training
     from corpus.store.catalog import Catalog
-    from corpus.store.mixtures import get_mixture
-    from corpus.store.versions import Registry
-    from trainer.data import MixtureSpec, local_prefix
-    from trainer.train_config import TrainConfig, read_mapping
+    from trainer.train_config import read_mapping
 
-    catalog = Catalog()
-    Registry(catalog, dataset).get(version)  # VersionNotFound names the known versions
-    found = get_mixture(catalog, mixture)
-    if (found.dataset, found.version) != (dataset, version):
-        raise ConfigError(
-            f"mixture {mixture} is over {found.dataset}@{found.version}, not {dataset}@{version}"
-        )
     fields = read_mapping(config) if config else {}
     for name, value in (("max_steps", max_steps), ("zero_stage", zero_stage),
                         ("optimizer", optimizer), ("run_dir", out)):  # fmt: skip
         if value is not None:
             fields[name] = value
     fields["resume"] = resume or fields.get("resume", False)
-    fields.setdefault("run_dir", catalog.settings.home / "runs" / "train" / found.id[:12])
-    overrides = fields.get("model_overrides") or {}
-    if isinstance(overrides, dict) and "vocab_size" not in overrides:
-        fields["model_overrides"] = {
-            **overrides,
-            "vocab_size": _vocab_size(catalog, found.tokenizer),
-        }
-    train_config = TrainConfig.from_dict(fields)
-    run_dir = train_config.run_dir
-    spec = MixtureSpec.from_mixture(found, train_config.seq_len, seed, verify=verify)
-    for component in spec.components:  # missing shards fail here, not in N ranks
-        for ref in component.shards:
-            local_prefix(component.language, ref)
-    validation = _validation_prefixes(catalog, found)
-    _print_plan(console, found, train_config)
-    unvalidated = sorted(set(found.weights) - set(validation))
-    if unvalidated:
+    job = prepare_training(Catalog(), dataset, version, mixture, fields, seed, verify)
+    _print_plan(console, job.mixture, job.config)
+    if job.unvalidated:
         console.print(
             f"[yellow]warning:[/] {dataset}@{version} has no validation shards for "
-            f"{unvalidated}: their validation loss is not measured (curate with "
+            f"{job.unvalidated}: their validation loss is not measured (curate with "
             "shards.validation_fraction > 0)"
         )
-    if nproc == 1 and hostfile is None:
-        from trainer.train import train
-
-        result = train(train_config, spec, validation).to_dict()
-    else:
-        result = _launch(train_config, spec, validation, nproc, hostfile)
+    result = run_training(job, nproc, hostfile)
     console.print(
         f"[bold]{result['steps']}[/] steps, {result['tokens']:,} tokens, "
         f"train loss {result['losses'][-1]:.4f}, validation loss {result['val_loss']:.4f}, "
-        f"{result['tokens_per_s']:,.0f} tokens/s; run folder {run_dir}"
+        f"{result['tokens_per_s']:,.0f} tokens/s; run folder {job.config.run_dir}"
     )
-
-
-def _launch(config: TrainConfig, spec: Any, validation: dict, nproc: int,
-            hostfile: Path | None) -> dict[str, Any]:  # fmt: skip
-    import json
-
-    from trainer.launch import deepspeed_command, write_job
-
-    if nproc < 1:
-        raise ConfigError(f"--nproc must be >= 1, got {nproc}")
-    if hostfile is not None and not hostfile.is_file():
-        raise ConfigError(f"--hostfile {hostfile} does not exist")
-    job = write_job(config.run_dir / "job.json", config, spec, validation)
-    done = subprocess.run(deepspeed_command(job, nproc, hostfile=hostfile), check=False)
-    result = config.run_dir / "result.json"
-    if done.returncode != 0 or not result.is_file():
-        from trainer.distributed import TrainError
-
-        raise TrainError(f"the deepspeed launcher exited with {done.returncode}; see above")
-    return json.loads(result.read_text())
-
-
-def _vocab_size(catalog: Catalog, tokenizer: str) -> int:
-    from tokenizer.store import TokenizerStore
-
-    record = TokenizerStore(catalog.settings.resolved_warehouse()).record(tokenizer)
-    return int(record["config"]["vocab_size"])
-
-
-def _validation_prefixes(catalog: Catalog, mixture: Mixture) -> dict[str, list[str]]:
-    """Validation shards of the mixture's languages in the version's manifest."""
-    from pyiceberg.expressions import And, EqualTo
-
-    from corpus.store.catalog import SHARDS
-
-    wanted = And(
-        And(EqualTo("version", mixture.version), EqualTo("tokenizer", mixture.tokenizer)),
-        EqualTo("split", "validation"),
-    )
-    rows = catalog.table(mixture.dataset, SHARDS).scan(row_filter=wanted).to_arrow()
-    prefixes: dict[str, list[str]] = {}
-    for row in rows.sort_by("prefix").to_pylist():
-        if row["lang"] in mixture.weights:
-            prefixes.setdefault(row["lang"], []).append(row["prefix"])
-    return prefixes
 
 
 def _print_plan(console: Any, mixture: Mixture, config: TrainConfig) -> None:

@@ -1,4 +1,6 @@
-"""Sources: discover units of work on the driver, read them in Ray workers.
+"""Sources: the readers of repository folders, archives and Stack-style tables (local or
+s3://), the intake rules and the sample corpus; units are discovered on the driver and read
+in Ray workers.
 
 A unit is one repository folder, one archive or one table file. Discovery only
 lists top-level entries; each worker walks and reads its own units, so listing

@@ -89,7 +89,7 @@ def export_version(
     resolved = Registry(catalog, dataset).get(version)
     selected = resolve_languages(resolved, languages, include_dropped)
     _prepare(out, overwrite)
-    condition = _language_filter(selected)
+    condition = language_filter(selected)
     buckets = _bucket_count(resolved, selected, include_dropped, limits)
     spill = out / SPILL
     try:
@@ -149,7 +149,7 @@ def resolve_languages(
     return sorted(out)
 
 
-def _language_filter(languages: list[str] | None) -> BooleanExpression | None:
+def language_filter(languages: list[str] | None) -> BooleanExpression | None:
     if languages is None:
         return None
     named = [lang for lang in languages if lang != UNKNOWN]
