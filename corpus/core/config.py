@@ -159,6 +159,7 @@ _WANTS = {
     "path_type": "a path",
 }
 _UNKNOWN = ("unexpected_keyword_argument", "extra_forbidden")
+_MISSING = ("missing", "missing_argument")
 
 
 def _path(loc: tuple[Any, ...], cls: type) -> list[str | int]:
@@ -208,6 +209,15 @@ def _at(cls: type, path: list[str | int]) -> Any:
     return current
 
 
+def _literal_choices(annotation: Any) -> list[Any]:
+    """The values of a `Literal[...]` annotation (or `Literal[...] | None`), else []."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [c for a in typing.get_args(annotation) for c in _literal_choices(a)]
+    return []
+
+
 def _dotted(prefix: str, path: list[str | int]) -> str:
     parts = [prefix] if prefix else []
     parts += [f"[{p}]" if isinstance(p, int) else p for p in path]
@@ -220,11 +230,11 @@ def _one(error: dict[str, Any], cls: type) -> tuple[str, str]:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "value_error" and isinstance(ctx.get("error"), ConfigError):
         return "", str(ctx["error"])  # a __post_init__ check: its message names the field
-    if kind in ("missing", "missing_argument"):
-        return _dotted(cls.section, path), "is required"
     got = f", got {error['input']!r}" if "input" in error else ""
     if kind == "literal_error":
-        return _dotted(cls.section, path), f"must be {ctx.get('expected')}{got}"
+        choices = _literal_choices(_at(cls, path))
+        allowed = f"one of {choices}" if choices else ctx.get("expected")
+        return _dotted(cls.section, path), f"must be {allowed}{got}"
     want = _WANTS.get(kind)
     message = f"must be {want}{got}" if want else f"is invalid: {error['msg']}{got}"
     return _dotted(cls.section, path), message
@@ -234,10 +244,12 @@ def describe(exc: ValidationError, cls: type) -> str:
     """One line naming every bad field, what it holds and what is allowed."""
     by_field: dict[str, list[str]] = {}
     unknown: dict[tuple[str | int, ...], list[str]] = {}
+    missing: dict[tuple[str | int, ...], list[str]] = {}
     for error in exc.errors():
-        if error["type"] in _UNKNOWN:
+        if error["type"] in _UNKNOWN or error["type"] in _MISSING:
             path = _path(tuple(error["loc"]), cls)
-            unknown.setdefault(tuple(path[:-1]), []).append(str(path[-1]))
+            kind = missing if error["type"] in _MISSING else unknown
+            kind.setdefault(tuple(path[:-1]), []).append(str(path[-1]))
             continue
         field, message = _one(error, cls)
         messages = by_field.setdefault(field, [])
@@ -260,6 +272,9 @@ def describe(exc: ValidationError, cls: type) -> str:
         else:
             where = _dotted(cls.section, list(parent))
             parts.append(f"unknown field(s) {sorted(keys)} in {where!r}; known: {known}")
+    for parent, keys in missing.items():
+        where = _dotted(cls.section, list(parent))
+        parts.append(f"{where} needs field(s) {sorted(keys)}")
     what = f"{cls.section} config" if cls.section else "config"
     count = f"{len(parts)} problems" if len(parts) > 1 else "1 problem"
     return f"invalid {what} ({count}): " + "; ".join(parts)
