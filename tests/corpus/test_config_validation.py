@@ -112,3 +112,21 @@ def test_config_schema_describes_every_section(monkeypatch, capsys) -> None:
     thresholds = schema["$defs"]["Thresholds"]["properties"]["max_line_length"]
     assert {"type": "null"} in thresholds["anyOf"]
     assert "resolved" not in schema["$defs"]["HeuristicsConfig"]["properties"]
+
+
+def test_runner_and_trainer_configs_share_the_validation() -> None:
+    from corpus.core.cluster import RunnerConfig
+    from trainer.sweep_config import SweepConfig
+    from trainer.train_config import TrainConfig
+
+    assert RunnerConfig.from_dict({"partitions": 4}) == RunnerConfig(partitions=4)
+    with pytest.raises(ConfigError, match=r"runner\.workers must be an integer, got '4'"):
+        RunnerConfig.from_dict({"workers": "4"})
+    with pytest.raises(TypeError, match="no fingerprint"):
+        RunnerConfig().fingerprint()
+    with pytest.raises(ConfigError, match=r"train\.optimizer must be one of \['adamw', 'lionw'\]"):
+        TrainConfig.from_dict({"optimizer": "sgd"})
+    with pytest.raises(ConfigError, match=r"train\.schedule\.name must be one of"):
+        TrainConfig.from_dict({"schedule": {"name": "linear"}})
+    with pytest.raises(ConfigError, match=r"sweep needs field\(s\) \['models'\]"):
+        SweepConfig.from_dict({"epochs": [1]})
