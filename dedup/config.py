@@ -9,11 +9,14 @@ candidates, whose estimated Jaccard is then verified on full signatures.
 import math
 from dataclasses import dataclass, field
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class DedupConfig:
+class DedupConfig(ConfigBase):
+    section = "dedup"
+
     exact: bool = True
     """Drop files whose exact bytes (sha256) another kept file has (`dedup:exact`)."""
     near: bool = True

@@ -26,6 +26,7 @@ else its language's, else `thresholds`. For example:
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 from corpus.core.languages import REFERENCE_LANGUAGES
 from heuristics.presets import FORMATTER_ORDER, PRESETS, RULE_ORDER
@@ -36,8 +37,10 @@ def _reference_languages() -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Thresholds:
+class Thresholds(ConfigBase):
     """Limits the quality rules compare signals with; `None` switches a limit off."""
+
+    section = "heuristics.thresholds"
 
     max_line_length: int | None = 1000
     """`max_line_length`: drop when the longest line has more characters."""
@@ -114,7 +117,9 @@ def check_overrides(where: str, overrides: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class SignalConfig:
+class SignalConfig(ConfigBase):
+    section = "heuristics.signals"
+
     autogen_lines: int = 5
     """Leading lines searched for an auto-generated marker."""
     autogen_markers: tuple[str, ...] = (
@@ -147,7 +152,9 @@ class SignalConfig:
 
 
 @dataclass(frozen=True)
-class StripConfig:
+class StripConfig(ConfigBase):
+    section = "heuristics.strip"
+
     languages: tuple[str, ...] = ("HTML", "CSS")
     """Languages the `html_css` formatter rewrites."""
     max_data_uri_chars: int = 256
@@ -168,7 +175,9 @@ class StripConfig:
 
 
 @dataclass(frozen=True)
-class NotebookConfig:
+class NotebookConfig(ConfigBase):
+    section = "heuristics.notebook"
+
     languages: tuple[str, ...] = ("Jupyter Notebook",)
     """Languages the `notebook` formatter converts (and whose validity is checked)."""
     markdown: bool = True
@@ -189,7 +198,9 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class HeuristicsConfig:
+class HeuristicsConfig(ConfigBase):
+    section = "heuristics"
+
     preset: str = "replit"
     """codex | starcoder | starcoder2 | replit (the reference recipe); see heuristics.presets."""
     languages: tuple[str, ...] | None = field(default_factory=_reference_languages)

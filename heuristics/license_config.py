@@ -2,11 +2,14 @@
 
 from dataclasses import dataclass, field
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class LicenseConfig:
+class LicenseConfig(ConfigBase):
+    section = "licenses"
+
     allow: list[str] | None = None
     """SPDX ids allowed; None = every license ScanCode files under Permissive or Public Domain
     (MIT, Apache-2.0, BSD-*, ISC, Unlicense, CC0-1.0, CC-BY-*, 0BSD, MIT-0, WTFPL, ...)."""

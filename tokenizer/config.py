@@ -7,15 +7,11 @@ and of the model bytes, and the model's sha256 does not depend on the machine. U
 EM sums per thread, so its pieces do depend on the thread count: there it counts.
 """
 
-import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import Any, Self
+from dataclasses import asdict, dataclass
+from typing import Any
 
-import yaml
-
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 
 MB = 1_000_000
@@ -31,7 +27,9 @@ MODEL_TYPES = ("bpe", "unigram")
 
 
 @dataclass(frozen=True)
-class TokenizerConfig:
+class TokenizerConfig(ConfigBase):
+    section = "tokenizer"
+
     vocab_size: int = 32768
     """Pieces in the vocabulary, user-defined, control and byte pieces included."""
     model_type: str = "bpe"
@@ -175,41 +173,18 @@ class TokenizerConfig:
         )
         return data
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown tokenizer field(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        values = dict(data)
-        for name in ("indent_spaces", "indent_tabs", "newline_symbols"):
-            if name in values:
-                values[name] = tuple(values[name])
-        return cls(**values)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Self:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read tokenizer config {path}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"tokenizer config {path} must be a mapping of fields")
-        return cls.from_dict(data)
-
-    def fingerprint(self) -> str:
-        """sha256 of the canonical JSON of every setting that changes the model."""
+    def fingerprint_data(self) -> dict[str, Any]:
+        """Every setting that changes the model (the fingerprint is sha256 of its JSON)."""
         data = self.to_dict()
         if not self.threads_change_model:
             del data["num_threads"]
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return data
 
 
 @dataclass(frozen=True)
-class ShardsConfig:
+class ShardsConfig(ConfigBase):
+    section = "shards"
+
     enabled: bool = True
     """Train (or reuse) a tokenizer, count tokens per file and write token shards."""
     tokenizer: str | None = None

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal, Self
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 
 AttentionImpl = Literal["flex", "sdpa"]
@@ -23,8 +24,10 @@ ATTENTION_IMPLS: tuple[str, ...] = ("flex", "sdpa")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(ConfigBase):
     """An MPT-style decoder: ALiBi, no biases, pre-LayerNorm, GELU MLP, tied embeddings."""
+
+    section = "model"
 
     d_model: int
     """Width of the residual stream."""
@@ -112,9 +115,6 @@ class ModelConfig:
             raise ConfigError(f"seq_len must be positive, got {t}")
         return 6.0 * self.n_params() + 12.0 * self.n_layers * self.d_model * t
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def fingerprint(self) -> str:
         """Stable short hash of every field (changes whenever the architecture does)."""
         text = json.dumps(self.to_dict(), sort_keys=True)
@@ -123,13 +123,15 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """Build from a mapping; `name` picks a named config whose fields the rest override."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a model config must be a mapping, got {type(data).__name__}")
         data = dict(data)
         base = named_config(data.pop("name")).to_dict() if "name" in data else {}
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown model field(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**{**base, **data})
+        return super().from_dict({**base, **data})
 
     @classmethod
     def named(cls, name: str, **overrides: Any) -> Self:

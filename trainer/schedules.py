@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 
 ScheduleName = Literal["cosine", "wsd", "rsqrt"]
@@ -42,8 +43,10 @@ CLIP_MODES: tuple[str, ...] = ("constant", "warmup", "lr")
 
 
 @dataclass(frozen=True)
-class ScheduleConfig:
+class ScheduleConfig(ConfigBase):
     """Which schedule and its shape; the run's length comes from the data (see `lr_factor`)."""
+
+    section = "schedule"
 
     name: ScheduleName = "cosine"
     """"cosine", "wsd" or "rsqrt"."""

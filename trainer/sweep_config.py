@@ -24,12 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Self
 
-import yaml
-
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 from trainer.fit import NAMES
 from trainer.model_config import MODEL_CONFIGS
@@ -42,8 +40,10 @@ TRIAL_FIELDS = ("model", "seed", "max_steps", "run_dir", "checkpoint_dir", "resu
 
 
 @dataclass(frozen=True)
-class FitSettings:
+class FitSettings(ConfigBase):
     """Which scaling-law parameters the sweep's fit refits (the rest keep the paper's values)."""
+
+    section = "fit"
 
     free: str | tuple[str, ...] = "auto"
     """"auto" (see `trainer.sweep_fit.choose_free`) or names among a, b, e, alpha, beta,
@@ -64,8 +64,10 @@ class FitSettings:
 
 
 @dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(ConfigBase):
     """A grid of training runs over unique-token budgets, epochs and model sizes."""
+
+    section = "sweep"
 
     models: tuple[str, ...]
     """Named model sizes (`trainer.model_config.MODEL_CONFIGS`): [tiny] on CPU, [125m, 350m]."""
@@ -171,18 +173,20 @@ class SweepConfig:
     def from_dict(cls, data: dict[str, Any]) -> Self:
         if not isinstance(data, dict):
             raise ConfigError("a sweep config must be a mapping")
-        return _build(cls, "sweep", data)
+        return super().from_dict(data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Self:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read sweep config {path}: {exc}") from exc
-        return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def _prepare(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """YAML quirks of the axes: one value for a list, `2e5` (read as a string) for 200000."""
+        data = dict(data)
+        for name, integral in (("models", None), ("tokens", True), ("unique_tokens", True),
+                               ("epochs", False), ("compute", False)):  # fmt: skip
+            value = data.get(name)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                value = [value]
+            if isinstance(value, list | tuple):
+                data[name] = list(value) if integral is None else [_yaml_number(v) for v in value]
+        return data
 
     def fingerprint(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True, default=str)
@@ -200,6 +204,18 @@ def _is_number(value: Any, integral: bool) -> bool:
     if not math.isfinite(value):
         return False
     return not integral or float(value).is_integer()
+
+
+def _yaml_number(value: Any) -> Any:
+    """`'2e5'` as 200000 (integral floats as ints, so integer axes take them); else as is."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _build(cls: type, name: str, data: dict[str, Any]) -> Any:

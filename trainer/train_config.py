@@ -13,6 +13,7 @@ from typing import Any, Literal, Self
 
 import yaml
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 from trainer.model_config import ModelConfig
 from trainer.schedules import CLIP_MODES, ClipMode, ScheduleConfig
@@ -30,8 +31,10 @@ RUNTIME_FIELDS = (
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """A DeepSpeed ZeRO training run of a named model on a mixture."""
+
+    section = "train"
 
     model: str = "tiny"
     """Named model config (trainer.model_config.MODEL_CONFIGS)."""
@@ -179,7 +182,7 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> Self:
         if not isinstance(data, dict):
             raise ConfigError(f"a train config must be a mapping, got {type(data).__name__}")
-        return _build(cls, "train config", data)
+        return super().from_dict(data)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Self:

@@ -7,23 +7,41 @@ records it and starts the actor, so it answers at once whatever the corpus size.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import Field
+from pydantic import Field, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
 
 from api.auth import ReadAccess, WriteAccess
 from api.deps import StateDep
 from api.problems import not_found
 from api.responses import AUTH, problems
 from api.schemas import Schema
+from corpus.core.errors import ConfigError
+from corpus.pipeline.config import CurationConfig
 from corpus.pipeline.run_actor import cancel, submit
 from corpus.store.runs import Run, RunNotFound, RunStore
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=AUTH)
 
 
+def _curation(value: Any, _: ValidatorFunctionWrapHandler) -> CurationConfig:
+    """The config's own strict validation (`'no'` is not a bool, `'0.7'` not a number), so
+    the API accepts exactly what `curate --config` does; OpenAPI still shows every section."""
+    if isinstance(value, CurationConfig):
+        return value
+    try:
+        return CurationConfig.from_dict(value)
+    except ConfigError as exc:
+        raise PydanticCustomError("invalid_config", "{detail}", {"detail": str(exc)}) from None
+
+
 class RunRequest(Schema):
     dataset: str = Field(min_length=1, max_length=128, description="Dataset to curate")
     version: str = Field(min_length=1, max_length=128, description="Name of the new version")
-    config: dict[str, Any] = Field(default_factory=dict, description="Curation config sections")
+    config: Annotated[CurationConfig, WrapValidator(_curation)] = Field(
+        default_factory=CurationConfig,
+        description="Curation config sections (as `codecorpus curate --config`); omitted "
+        "sections and fields keep their defaults",
+    )
     partitions: int = Field(default=8, ge=1, le=4096)
     dedup_against: str | None = Field(default=None, max_length=128)
 
@@ -95,7 +113,7 @@ def submit_run(body: RunRequest, _: WriteAccess, state: StateDep, response: Resp
         state.settings.catalog,
         body.dataset,
         body.version,
-        body.config,
+        body.config.to_dict(),  # complete: loads back to the same fingerprint
         {"partitions": body.partitions},
         body.dedup_against,
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from corpus.cli.config import config_app
 from corpus.cli.dedup import dedup_app
 from corpus.cli.diff_export import export_command, versions_diff
 from corpus.cli.gc import gc_command
@@ -34,6 +35,7 @@ app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(shards_app, name="shards")
 app.add_typer(api_app)  # `keys` and `serve`
 app.add_typer(mixtures_app, name="mixtures")
+app.add_typer(config_app, name="config")
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)
@@ -99,9 +101,10 @@ def ingest(
     from corpus.sources import Layout
     from corpus.store.catalog import Catalog
 
+    curation = _config(config)  # a bad config fails before any progress is shown
     with unit_progress("ingest") as progress:
         report = run_ingest(
-            sources, dataset, Catalog(), _config(config), _runner(workers, ray_address, engine),
+            sources, dataset, Catalog(), curation, _runner(workers, ray_address, engine),
             Layout(layout), _columns(column), on_progress=progress,
         )  # fmt: skip
     console.print(tally_table(f"ingest {report.ingest_id} into {dataset}", report.summary.tally))
@@ -146,9 +149,10 @@ def curate(
     from corpus.store.catalog import Catalog
 
     runner = replace(_runner(workers, ray_address, engine), partitions=partitions)
+    curation = _config(config)  # a bad config fails before any progress is shown
     with unit_progress("curate") as progress:
         report = run_curate(
-            dataset, version, Catalog(), _config(config), runner,
+            dataset, version, Catalog(), curation, runner,
             on_progress=progress, dedup_against=dedup_against, on_step=step_printer(),
         )  # fmt: skip
     console.print(tally_table(f"{dataset} version {version}", report.summary.tally))
@@ -229,7 +233,9 @@ def main() -> None:
     try:
         app()
     except CodecorpusError as exc:
+        from rich.markup import escape
+
         from corpus.cli.render import console
 
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)  # one line
         sys.exit(2)

@@ -10,14 +10,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import CodecorpusError, ConfigError
 
 MiB = 1 << 20
 
 
 @dataclass(frozen=True)
-class RunnerConfig:
+class RunnerConfig(ConfigBase):
     """How work is spread over Ray. Never part of a fingerprint: results do not depend on it."""
+
+    section = "runner"
 
     workers: int | None = None
     """Parallel actors per stage; default: the CPUs Ray sees."""
@@ -44,6 +47,9 @@ class RunnerConfig:
             raise ConfigError(f"--batch-rows must be >= 1, got {self.batch_rows}")
         if self.engine not in ("tasks", "data"):
             raise ConfigError(f"--engine must be tasks or data, got {self.engine!r}")
+
+    def fingerprint(self) -> str:
+        raise TypeError("RunnerConfig never changes results: it has no fingerprint")
 
 
 class ClusterLost(CodecorpusError):

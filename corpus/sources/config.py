@@ -2,13 +2,16 @@
 
 from dataclasses import dataclass
 
+from corpus.core.config import ConfigBase
 from corpus.core.errors import ConfigError
 
 MiB = 1 << 20
 
 
 @dataclass(frozen=True)
-class IntakeConfig:
+class IntakeConfig(ConfigBase):
+    section = "intake"
+
     max_file_bytes: int = 1 * MiB
     """Files larger than this are kept as rows with `intake:too_large` and no content."""
     binary_sniff_bytes: int = 8000

@@ -67,7 +67,7 @@ def test_round_trips_through_dict_and_file(tmp_path) -> None:
     path = tmp_path / "tokenizer.yaml"
     path.write_text("vocab_size: 4096\nindent_spaces: [4]\nlanguage_weights: {Go: 1.0}\n")
     assert TokenizerConfig.from_file(path).fingerprint() == config.fingerprint()
-    with pytest.raises(ConfigError, match=r"unknown tokenizer field\(s\) \['vocab'\]"):
+    with pytest.raises(ConfigError, match=r"unknown field\(s\) \['vocab'\] in 'tokenizer'"):
         TokenizerConfig.from_dict({"vocab": 1})
     path.write_text("- a list\n")
     with pytest.raises(ConfigError, match="must be a mapping"):

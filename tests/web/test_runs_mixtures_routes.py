@@ -67,7 +67,7 @@ def test_run_routes_refuse_bad_requests(service) -> None:
     bad = client.post(
         "/v1/runs", json={**body, "config": {"dedup": {"threshold": 3}}}, headers=write
     )
-    assert bad.status_code == 400 and "threshold" in bad.json()["detail"]
+    assert bad.status_code == 422 and "dedup.threshold" in bad.json()["detail"]
     assert client.get("/v1/runs/" + "0" * 32, headers=read).status_code == 404
     assert client.delete("/v1/runs/" + "0" * 32, headers=write).status_code == 404
 
