@@ -71,9 +71,9 @@ def test_workers_inherit_the_context_by_environment(monkeypatch: pytest.MonkeyPa
 #: A driver like curate's: binds a run, then runs a worker class through `map_units`.
 DRIVER = """
 import logging, os
-from corpus.pipeline.config import RunnerConfig
+from corpus.core.cluster import RunnerConfig, ray_session
 from corpus.core.logs import bind, configure
-from corpus.pipeline.engines import map_units, ray_session
+from corpus.pipeline.engines import map_units
 import pyarrow as pa
 
 class Worker:

@@ -47,7 +47,8 @@ JSON_LOGS = {"CODECORPUS_LOG_FORMAT": "json"}
 KILLER = """
 import os, signal, sys
 from corpus.store.catalog import Catalog
-from corpus.pipeline.config import CurationConfig, RunnerConfig
+from corpus.core.cluster import RunnerConfig
+from corpus.pipeline.config import CurationConfig
 from corpus.pipeline.curate import curate
 
 config, step, table = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -151,7 +151,7 @@ import json, sys
 import ray
 from ray.cluster_utils import Cluster
 from corpus.store.catalog import Catalog
-from corpus.pipeline.config import RunnerConfig
+from corpus.core.cluster import RunnerConfig
 from corpus.pipeline.curate import curate
 from corpus.store.dedup_report import duplicate_matches
 from corpus.core.settings import Settings
