@@ -28,16 +28,13 @@ in the pure-Python slow path `MinHasher.signature_of_tokens`):
 Deterministic: the same seed gives bitwise identical signatures in every process
 (no Python `hash()`, no per-process salt).
 
-Speed (one core of an AVX-512 Xeon, `python -m benchmarks.dedup_speed_signatures`,
-100 MB of installed source and docs): ~170-190 MB/s, against ~5 MB/s for
-datasketch and ~15 MB/s for rensa fed the same shingles from Python. Measured
-choices in `_signatures_kernel`: the branch-free token scan (about 2x the branchy
-one); 512-bit vectors for the permutation loop (about 1.9x: ~30 ns per shingle
-for 256 permutations, against ~67 with LLVM's default 256-bit preference);
-minimum over the full 64-bit products instead of their top halves (no narrowing
-per step); two shingle keys per sweep over the permutations (~15%). Removing a
-file's repeated shingle keys first (sort + unique) is NOT done: ~19% of the
-windows of real code repeat, saving ~6 ns each, while sorting costs ~48 ns a key.
+Choices in `_signatures_kernel`, each kept because it measured faster
+(`python -m benchmarks.dedup_speed_signatures`; figures in the README, "Measurements
+behind design choices"): a branch-free token scan; 512-bit vectors for the permutation
+loop instead of LLVM's default 256-bit preference; the minimum over the full 64-bit
+products instead of their top halves (no narrowing per step); two shingle keys per sweep
+over the permutations. Removing a file's repeated shingle keys first (sort + unique) is
+NOT done: sorting costs more per key than the repeats it removes would save.
 """
 
 import re

@@ -2,8 +2,8 @@
 
 StarCoder's HTML filter: remove `<script>` and `<style>` elements, take the text
 of what is left, and compare its length with the file's. Parsing is the one
-per-file loop of the signals; it runs only over HTML rows (about 100 MB/s
-per core here, see benchmarks/heuristics.py).
+per-file loop of the signals, so it runs only over HTML rows (its throughput:
+benchmarks/heuristics.py, quoted in the README).
 """
 
 from collections.abc import Iterable

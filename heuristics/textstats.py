@@ -9,8 +9,9 @@ Definitions (the per-file reference in benchmarks/heuristics.py follows them):
   point; digits are ASCII 0-9 and hex digits ASCII [0-9a-fA-F].
 
 Counting works on bytes. Character classes: one `np.bincount` per file gives its
-byte histogram (one numpy call per file, about 500 MB/s here; a single bincount
-over (row, byte) keys measured 4x slower), from which the ASCII classes follow;
+byte histogram (one numpy call per file; a single bincount over (row, byte) keys
+measured slower, see the README's "Measurements behind design choices"), from which
+the ASCII classes follow;
 the few multi-byte code points are decoded in bulk and
 classified by a table built once per process. Lines: the newline positions of
 the whole batch, then one vectorised pass over its lines.

@@ -33,7 +33,7 @@ class TokenizerConfig(ConfigBase):
     vocab_size: int = 32768
     """Pieces in the vocabulary, user-defined, control and byte pieces included."""
     model_type: str = "bpe"
-    """`bpe` (default: on code it trains ~25x faster than `unigram` and gives fewer
+    """`bpe` (default: on code it trains much faster than `unigram` and gives fewer
     tokens per byte, measured in benchmarks/tokenizer.py) or `unigram`."""
     byte_fallback: bool = True
     """Characters outside the vocabulary become UTF-8 byte pieces instead of `<unk>`:
@@ -53,19 +53,19 @@ class TokenizerConfig(ConfigBase):
     indent_tabs: tuple[int, ...] = ()
     """Runs of tabs that become user-defined pieces. None by default: SentencePiece splits
     words at spaces only, so BPE learns tab runs together with the newline before them
-    ("\n\t\t"), which user-defined tab pieces would forbid (Go: 7% more tokens with
+    ("\n\t\t"), which user-defined tab pieces would forbid (Go: more tokens with
     1-4 tabs as pieces, benchmarks/tokenizer.py)."""
     newline_symbols: tuple[str, ...] = ()
     """Line endings to make user-defined pieces (always a token of their own). None by
     default: fed through `sentence_iterator`, a newline is an ordinary character that
     identity normalization keeps, so it round-trips (tested) and BPE may merge it with
-    what ends a line (")\n", ":\n"); as a user-defined piece it cost 7% more tokens."""
+    what ends a line (")\n", ":\n"); as a user-defined piece it cost more tokens."""
     split_by_unicode_script: bool = False
     """False: a piece may mix scripts, as code mixes letters, digits aside, with
-    punctuation (`self.`, `->x`, `#fff`): 10-20% fewer tokens on JS, CSS and HTML."""
+    punctuation (`self.`, `->x`, `#fff`): fewer tokens, most on JS, CSS and HTML."""
     split_by_whitespace: bool = True
     """True: pieces do not span a space (one word at most, with its leading space).
-    False lets pieces span words ("▁=▁"): about 4% fewer tokens, slower training."""
+    False lets pieces span words ("▁=▁"): slightly fewer tokens, slower training."""
     character_coverage: float = 0.9999
     """Share of characters covered by character pieces; the rarest fall back to bytes."""
     max_sentence_length: int = 1 << 20

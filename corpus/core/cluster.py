@@ -32,7 +32,7 @@ class RunnerConfig(ConfigBase):
     """Object store size of a local Ray (the default of ~30% of RAM is too greedy)."""
     engine: str = "tasks"
     """How calls are scheduled: `tasks` (plain Ray tasks, lowest overhead) or `data`
-    (Ray Data map_batches: backpressure and operator metrics, ~1.5 s more per run)."""
+    (Ray Data map_batches: backpressure and operator metrics, a fixed cost more per run)."""
 
     partitions: int = 8
     """Partitions of the global (dedup) steps; raise it for large corpora so each

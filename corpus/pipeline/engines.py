@@ -9,10 +9,10 @@ Two engines run the calls; both reuse Ray's warm worker processes, in which
 each process builds a worker's heavy state once per run (see `_call_worker`):
 
 - `tasks` (default): plain Ray tasks, streamed with `ray.wait`, a bounded
-  number in flight, retried when a worker dies. Measured on 2 cores: a 300 MB
-  ingest in 1.9 s against 3.4 s for `data`.
+  number in flight, retried when a worker dies; the lower overhead of the two
+  (README, "Measurements behind design choices").
 - `data`: Ray Data `map_batches` over the units (backpressure, operator
-  metrics), which costs a fixed ~1.5 s per run in its streaming executor and
+  metrics), which adds a fixed cost per run for its streaming executor and
   helper actors: worth it only on large clusters and corpora.
 """
 

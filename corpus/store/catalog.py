@@ -1,4 +1,6 @@
-"""The Iceberg catalog: SQLite + local warehouse by default, PostgreSQL + s3:// at scale.
+"""The Iceberg catalog: SQLite + local warehouse by default, PostgreSQL + s3:// at scale, or
+any catalog pyiceberg's `load_catalog` opens (REST, Glue, Hive) from
+`Settings.catalog_properties`.
 
 All commits happen on the driver through this class. Several drivers (runs)
 may commit to one table at once: Iceberg's optimistic concurrency rejects a
@@ -17,17 +19,21 @@ from typing import TypeVar
 
 import pyarrow as pa
 import sqlalchemy.exc
+from pyiceberg.catalog import Catalog as IcebergCatalog
+from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     NamespaceAlreadyExistsError,
     NoSuchNamespaceError,
+    NoSuchPropertyException,
     NoSuchTableError,
+    NotInstalledError,
     TableAlreadyExistsError,
 )
 from pyiceberg.table import Table, Transaction
 
-from corpus.core.errors import CommitConflict, DatasetNotFound
+from corpus.core.errors import CommitConflict, ConfigError, DatasetNotFound
 from corpus.core.settings import Settings
 from corpus.core.storage import check_bucket, iceberg_properties
 
@@ -54,25 +60,57 @@ class Catalog:
         self.settings = settings or Settings()
 
     @cached_property
-    def iceberg(self) -> SqlCatalog:
-        uri = self.settings.resolved_catalog_uri()
+    def iceberg(self) -> IcebergCatalog:
+        configured = self.settings.resolved_catalog_properties()
+        if configured is not None:
+            return self._load(configured)
+        warehouse = self.settings.resolved_warehouse()
+        check_bucket(warehouse, "warehouse", self.settings)
+        properties = iceberg_properties(self.settings)  # S3 endpoint and region for its FileIO
+        uri = self._sqlite_ready(self.settings.resolved_catalog_uri())
+        return _first_use(
+            lambda: SqlCatalog(
+                self.settings.catalog_name, uri=uri, warehouse=warehouse, **properties
+            )
+        )
+
+    def _load(self, configured: dict[str, str]) -> IcebergCatalog:
+        """The catalog `load_catalog` opens from the configured properties, over our S3
+        settings; a SQL one gets the SQLite lock wait and our warehouse unless it names its own."""
+        properties = {**iceberg_properties(self.settings), **configured}
+        uri = properties.get("uri", "")
+        if properties.get("type", "").lower() == "sql" or (
+            "type" not in properties and uri.startswith(("sqlite", "postgresql"))
+        ):
+            if uri:
+                properties["uri"] = self._sqlite_ready(uri)
+            properties.setdefault("warehouse", self.settings.resolved_warehouse())
+        if "://" in properties.get("warehouse", ""):
+            check_bucket(properties["warehouse"], "warehouse", self.settings)
+        kind = properties.get("type") or properties.get("py-catalog-impl") or uri or "?"
+        try:
+            return _first_use(lambda: load_catalog(self.settings.catalog_name, **properties))
+        except NotInstalledError as exc:
+            raise ConfigError(f"cannot open the {kind} catalog: {exc}") from exc
+        except (
+            ValueError,
+            OSError,
+            NoSuchPropertyException,
+            sqlalchemy.exc.SQLAlchemyError,
+        ) as exc:
+            raise ConfigError(
+                f"cannot open the {kind} catalog from CODECORPUS_CATALOG_PROPERTIES "
+                f"({type(exc).__name__}: {exc}); fix the properties (pyiceberg's catalog "
+                "documentation lists them per type)"
+            ) from exc
+
+    def _sqlite_ready(self, uri: str) -> str:
+        """A SQLite URI whose folder exists and whose connections wait for the write lock."""
         if uri.startswith("sqlite:"):
             self.settings.home.mkdir(parents=True, exist_ok=True)
             if "?" not in uri:  # wait for a concurrent writer instead of "database is locked"
                 uri = f"{uri}?timeout={SQLITE_TIMEOUT}"
-        warehouse = self.settings.resolved_warehouse()
-        check_bucket(warehouse, "warehouse", self.settings)
-        properties = iceberg_properties(self.settings)  # S3 endpoint and region for its FileIO
-        for attempt in range(1, 6):
-            try:
-                return SqlCatalog(
-                    self.settings.catalog_name, uri=uri, warehouse=warehouse, **properties
-                )
-            except _CREATE_RACES:  # another process created the catalog tables first
-                if attempt == 5:
-                    raise
-                time.sleep(0.1 * attempt)
-        raise AssertionError("unreachable")
+        return uri
 
     def datasets(self) -> list[str]:
         return sorted(ns[0] for ns in self.iceberg.list_namespaces())
@@ -161,6 +199,18 @@ class Catalog:
         with contextlib.suppress(CommitFailedException), table.transaction() as tx:
             tx.set_properties(NO_INTERNAL_RETRIES)
         return self.table(dataset, name)
+
+
+def _first_use(open_catalog: Callable[[], IcebergCatalog]) -> IcebergCatalog:
+    """Open a catalog, retrying when another process created a SQL catalog's tables first."""
+    for attempt in range(1, 6):
+        try:
+            return open_catalog()
+        except _CREATE_RACES:
+            if attempt == 5:
+                raise
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")
 
 
 def staged_snapshot_id(tx: Transaction) -> int:
