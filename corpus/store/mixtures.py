@@ -19,20 +19,8 @@ from pyiceberg.expressions import And, EqualTo
 
 from corpus.core.errors import CodecorpusError, ConfigError
 from corpus.store.catalog import SHARDS, Catalog
-from corpus.store.runs import metadata
+from corpus.store.sql import MIXTURES, engine
 from corpus.store.versions import Registry
-
-MIXTURES = sa.Table(
-    "codecorpus_mixtures",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("dataset", sa.String(255), nullable=False),
-    sa.Column("version", sa.String(255), nullable=False),
-    sa.Column("tokenizer", sa.String(64), nullable=False),
-    sa.Column("weights", sa.Text, nullable=False),
-    sa.Column("token_budget", sa.BigInteger, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 class MixtureNotFound(CodecorpusError, LookupError):
@@ -65,10 +53,7 @@ class Mixture:
 
 
 def _engine(catalog: Catalog) -> sa.Engine:
-    uri = catalog.settings.resolved_catalog_uri()
-    engine = sa.create_engine(uri, connect_args={"timeout": 30} if "sqlite" in uri else {})
-    metadata.create_all(engine, tables=[MIXTURES])
-    return engine
+    return engine(catalog.settings)
 
 
 def create_mixture(
