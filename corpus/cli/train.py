@@ -15,7 +15,6 @@ import typer
 from corpus.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from corpus.store.catalog import Catalog
     from corpus.store.mixtures import Mixture
     from trainer.train_config import TrainConfig
 
@@ -48,40 +47,35 @@ def train_command(
     """Train on MIXTURE of DATASET@VERSION: epochs per language as the mixture's plan says."""
     from corpus.cli.render import console
     from corpus.store.catalog import Catalog
-    from corpus.store.mixtures import get_mixture
+    from corpus.store.mixtures import training_inputs
     from corpus.store.versions import Registry
-    from trainer.data import MixtureSpec, local_prefix
+    from trainer.data import local_prefix
     from trainer.train_config import TrainConfig, read_mapping
 
     catalog = Catalog()
     Registry(catalog, dataset).get(version)  # VersionNotFound names the known versions
-    found = get_mixture(catalog, mixture)
-    if (found.dataset, found.version) != (dataset, version):
-        raise ConfigError(
-            f"mixture {mixture} is over {found.dataset}@{found.version}, not {dataset}@{version}"
-        )
     fields = read_mapping(config) if config else {}
     for name, value in (("max_steps", max_steps), ("zero_stage", zero_stage),
                         ("optimizer", optimizer), ("run_dir", out)):  # fmt: skip
         if value is not None:
             fields[name] = value
     fields["resume"] = resume or fields.get("resume", False)
-    fields.setdefault("run_dir", catalog.settings.home / "runs" / "train" / found.id[:12])
+    fields.setdefault("run_dir", catalog.settings.home / "runs" / "train" / mixture[:12])
+    # validated before the mixture is resolved, which needs its seq_len
+    train_config = TrainConfig.from_dict(fields)
+    inputs = training_inputs(catalog, mixture, train_config.seq_len, dataset=dataset,
+                             version=version, seed=seed, verify=verify)  # fmt: skip
+    found, spec, validation = inputs.mixture, inputs.spec, inputs.validation
     overrides = fields.get("model_overrides") or {}
     if isinstance(overrides, dict) and "vocab_size" not in overrides:
-        fields["model_overrides"] = {
-            **overrides,
-            "vocab_size": _vocab_size(catalog, found.tokenizer),
-        }
-    train_config = TrainConfig.from_dict(fields)
+        fields["model_overrides"] = {**overrides, "vocab_size": inputs.vocab_size}
+        train_config = TrainConfig.from_dict(fields)
     run_dir = train_config.run_dir
-    spec = MixtureSpec.from_mixture(found, train_config.seq_len, seed, verify=verify)
     for component in spec.components:  # missing shards fail here, not in N ranks
         for ref in component.shards:
             local_prefix(component.language, ref)
-    validation = _validation_prefixes(catalog, found)
     _print_plan(console, found, train_config)
-    unvalidated = sorted(set(found.weights) - set(validation))
+    unvalidated = inputs.unvalidated
     if unvalidated:
         console.print(
             f"[yellow]warning:[/] {dataset}@{version} has no validation shards for "
@@ -119,31 +113,6 @@ def _launch(config: TrainConfig, spec: Any, validation: dict, nproc: int,
 
         raise TrainError(f"the deepspeed launcher exited with {done.returncode}; see above")
     return json.loads(result.read_text())
-
-
-def _vocab_size(catalog: Catalog, tokenizer: str) -> int:
-    from tokenizer.store import TokenizerStore
-
-    record = TokenizerStore(catalog.settings.resolved_warehouse()).record(tokenizer)
-    return int(record["config"]["vocab_size"])
-
-
-def _validation_prefixes(catalog: Catalog, mixture: Mixture) -> dict[str, list[str]]:
-    """Validation shards of the mixture's languages in the version's manifest."""
-    from pyiceberg.expressions import And, EqualTo
-
-    from corpus.store.catalog import SHARDS
-
-    wanted = And(
-        And(EqualTo("version", mixture.version), EqualTo("tokenizer", mixture.tokenizer)),
-        EqualTo("split", "validation"),
-    )
-    rows = catalog.table(mixture.dataset, SHARDS).scan(row_filter=wanted).to_arrow()
-    prefixes: dict[str, list[str]] = {}
-    for row in rows.sort_by("prefix").to_pylist():
-        if row["lang"] in mixture.weights:
-            prefixes.setdefault(row["lang"], []).append(row["prefix"])
-    return prefixes
 
 
 def _print_plan(console: Any, mixture: Mixture, config: TrainConfig) -> None:
