@@ -17,28 +17,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from corpus.core.errors import CodecorpusError, ConfigError
 from corpus.core.settings import Settings
+from corpus.store.sql import API_KEYS, MAX_API_KEY_NAME, engine
 
 TOKEN_PREFIX = "cck_"
 TOKEN = re.compile(r"^cck_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-MAX_NAME = 100
+MAX_NAME = MAX_API_KEY_NAME
 MAX_REMEMBERED = 10_000
-
-_metadata = MetaData()
-API_KEYS = Table(
-    "codecorpus_api_keys",
-    _metadata,
-    Column("id", String(12), primary_key=True),
-    Column("name", String(MAX_NAME), nullable=False),
-    Column("hash", String(64), nullable=False),
-    Column("scopes", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
-)
 
 
 class Scope(StrEnum):
@@ -100,13 +89,8 @@ class KeyStore:
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            uri = self.settings.resolved_catalog_uri()
-            if uri.startswith("sqlite:"):
-                self.settings.home.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(uri)
-            _metadata.create_all(engine, checkfirst=True)
-            self._engine = engine
+        if self._engine is None:  # on first use: `import api` opens no database
+            self._engine = engine(self.settings)
         return self._engine
 
     def create(self, name: str, scopes: list[str] | tuple[Scope, ...]) -> tuple[ApiKey, str]:

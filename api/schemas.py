@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.keys import Scope
+from corpus.store import version_stats as stored
+from corpus.store.versions import Version
 
 
 class Schema(BaseModel):
@@ -75,6 +77,20 @@ class VersionSummary(Schema):
     tokens: int | None = Field(description="Tokens of the kept files; null when not counted")
     tokenizer: str | None = Field(description="sha256 of the version's tokenizer")
 
+    @classmethod
+    def of(cls, version: Version) -> "VersionSummary":
+        stats = version.stats
+        return cls(
+            name=version.name,
+            created_at=version.created_at,
+            config_fingerprint=version.config_fingerprint,
+            files=stats.files,
+            kept_files=stats.kept_files,
+            kept_bytes=stats.kept_bytes,
+            tokens=stats.tokens,
+            tokenizer=version.lineage.tokenizer,
+        )
+
 
 class VersionList(Schema):
     dataset: str
@@ -96,6 +112,25 @@ class Lineage(Schema):
     opt_out_entries: int | None
     spdx_license_list: str | None
 
+    @classmethod
+    def of(cls, version: Version) -> "Lineage":
+        lin = version.lineage
+        return cls(
+            raw_snapshot_id=version.raw_snapshot_id,
+            decisions_snapshot_id=version.decisions_snapshot_id,
+            files_snapshot_id=version.files_snapshot_id,
+            shards_snapshot_id=lin.shards_snapshot_id,
+            minhash_snapshot_id=lin.minhash_snapshot_id,
+            config_fingerprint=version.config_fingerprint,
+            code_version=version.code_version,
+            stages=list(lin.stages),
+            tokenizer=lin.tokenizer,
+            dedup_against=lin.dedup_against,
+            opt_out_revision=lin.opt_out_revision,
+            opt_out_entries=lin.opt_out_entries,
+            spdx_license_list=lin.spdx_license_list,
+        )
+
 
 class LanguageTotals(Schema):
     files: int
@@ -115,6 +150,15 @@ class DedupSummary(Schema):
     near_clusters: int
     candidates: int
 
+    @classmethod
+    def of(cls, dedup: stored.DedupStats) -> "DedupSummary":
+        return cls(
+            exact_removed=dedup.exact_removed,
+            near_removed=dedup.near_removed,
+            near_clusters=dedup.near_clusters,
+            candidates=dedup.candidates or 0,
+        )
+
 
 class ShardsSummary(Schema):
     count: int
@@ -122,6 +166,10 @@ class ShardsSummary(Schema):
     train_documents: int = 0
     validation_tokens: int = 0
     validation_documents: int = 0
+
+    @classmethod
+    def of(cls, shards: stored.ShardStats) -> "ShardsSummary":
+        return cls.model_validate(shards.to_dict())
 
 
 class StatsSummary(Schema):
@@ -135,6 +183,29 @@ class StatsSummary(Schema):
     drop_reasons: dict[str, Counts] = Field(description="Dropped files per reason")
     dedup: DedupSummary | None
     shards: ShardsSummary | None
+
+    @classmethod
+    def of(cls, stats: stored.VersionStats) -> "StatsSummary":
+        return cls(
+            files=stats.files,
+            bytes=stats.bytes,
+            kept_files=stats.kept_files,
+            kept_bytes=stats.kept_bytes,
+            stripped_bytes=stats.stripped_bytes,
+            tokens=stats.tokens,
+            languages={
+                lang: LanguageTotals(
+                    files=e.files, bytes=e.bytes, tokens=e.tokens, chars_per_token=e.chars_per_token
+                )
+                for lang, e in stats.languages.items()
+            },
+            drop_reasons={
+                reason: Counts(files=e.files, bytes=e.bytes)
+                for reason, e in stats.drop_reasons.items()
+            },
+            dedup=DedupSummary.of(stats.dedup) if stats.dedup else None,
+            shards=ShardsSummary.of(stats.shards) if stats.shards else None,
+        )
 
 
 class VersionDetail(Schema):
@@ -159,6 +230,52 @@ class StatsRow(Schema):
     tokens: int | None = Field(default=None, description="Tokens of the kept files of the group")
     chars_per_token: float | None = None
 
+    @classmethod
+    def grouped(cls, stats: stored.VersionStats, by: list[str]) -> list["StatsRow"]:
+        """The rows of a version's stats grouped by `lang`, `drop_reason` or both (the fields
+        set are those of the grouping: a client sees only what applies)."""
+        if by == ["lang", "drop_reason"]:
+            return [
+                cls(
+                    lang=r.lang,
+                    drop_reason=r.drop_reason,
+                    kept=r.kept,
+                    files=r.files,
+                    bytes=r.bytes,
+                    **(_tokens(stats, r.language) if r.kept else {}),
+                )
+                for r in stats.by_language_and_reason()
+            ]
+        if by == ["lang"]:
+            return [
+                cls(
+                    lang=g.lang,
+                    files=g.files,
+                    bytes=g.bytes,
+                    kept_files=g.kept_files,
+                    kept_bytes=g.kept_bytes,
+                    **_tokens(stats, g.lang),
+                )
+                for g in stats.by_language()
+            ]
+        return [
+            cls(
+                drop_reason=g.drop_reason,
+                kept=g.drop_reason is None,
+                files=g.files,
+                bytes=g.bytes,
+                **({"tokens": stats.tokens} if g.drop_reason is None else {}),
+            )
+            for g in stats.by_reason()
+        ]
+
+
+def _tokens(stats: stored.VersionStats, lang: str) -> dict[str, Any]:
+    entry = stats.languages.get(lang)
+    if entry is None:
+        return {"tokens": None, "chars_per_token": None}
+    return {"tokens": entry.tokens, "chars_per_token": entry.chars_per_token}
+
 
 class StatsTotals(Schema):
     files: int
@@ -166,6 +283,16 @@ class StatsTotals(Schema):
     kept_files: int
     kept_bytes: int
     tokens: int | None
+
+    @classmethod
+    def of(cls, stats: stored.VersionStats) -> "StatsTotals":
+        return cls(
+            files=stats.files,
+            bytes=stats.bytes,
+            kept_files=stats.kept_files,
+            kept_bytes=stats.kept_bytes,
+            tokens=stats.tokens,
+        )
 
 
 class VersionStats(Schema):

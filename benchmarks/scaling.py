@@ -169,10 +169,10 @@ def curate_once(cluster, catalog, config, version: str, units: dict[str, int]) -
     phases["commit"] = round(start + seconds - previous, 3)
     stats = report.version.stats
     outcome = {
-        "kept_files": stats["kept_files"],
-        "tokens": stats["tokens"],
-        "tokenizer": stats["tokenizer"],
-        "removed": [stats["dedup"]["exact"]["removed"], stats["dedup"]["near"]["removed"]],
+        "kept_files": stats.kept_files,
+        "tokens": stats.tokens,
+        "tokenizer": stats.tokenizer,
+        "removed": [stats.dedup.exact_removed, stats.dedup.near_removed],
     }
     return Run(len(cluster.nodes), version, round(seconds, 3), phases, shuffle, unread,
                round(sampler.other_share, 3), outcome)  # fmt: skip

@@ -173,13 +173,13 @@ def measure(catalog, source: Path, runner) -> dict[str, Any]:
         done = curate(DATASET, "v1", catalog, runner=runner, on_step=clock)
         phases = clock.phases()
     stats = done.version.stats
-    reasons = stats["drop_reasons"]
+    reasons = stats.drop_reasons
     deduped = sum(
-        reasons.get(r, {}).get("bytes", 0) for r in (DropReason.DEDUP_EXACT, DropReason.DEDUP_NEAR)
+        reasons[r].bytes for r in (DropReason.DEDUP_EXACT, DropReason.DEDUP_NEAR) if r in reasons
     )
     sig_cpu, sig_bytes = signature_seconds(catalog, "v1")
     # The signature kernel ran on every file kept by the rules, dedup drops included.
-    rule_kept = stats["kept_bytes"] + deduped
+    rule_kept = stats.kept_bytes + deduped
     sig = sig_cpu * rule_kept / max(sig_bytes, 1)
 
     def total(keys) -> tuple[float, float]:

@@ -145,7 +145,7 @@ def list_files(
 ) -> Response:
     """Files of a version, filtered, ordered by file_id, a page at a time."""
     version = ref.version
-    reasons = sorted(version.stats.get("drop_reasons", {}))
+    reasons = sorted(version.stats.drop_reasons)
     _check_filters(reasons, drop_reason, kept, content)
     settings = state.settings
     maximum = settings.max_content_page_size if content else settings.max_page_size

@@ -22,7 +22,7 @@ def dataset_overview(catalog: Catalog | None = None) -> list[Table]:
             + (f", latest {versions[-1].name}" if versions else "")
         )
         table = Table(title=title, title_justify="left")
-        latest = versions[-1].stats.get("languages", {}) if versions else {}
+        latest = versions[-1].stats.languages if versions else {}
         tokens_column = f"tokens in {versions[-1].name}" if versions else "tokens"
         for name in (
             "language",
@@ -39,9 +39,10 @@ def dataset_overview(catalog: Catalog | None = None) -> list[Table]:
             tally.by_language(kept_only=False).items(), key=lambda kv: -kv[1]["bytes"]
         ):
             ok = usable.get(lang, {"files": 0, "bytes": 0})
-            kept = latest.get(lang, {})
-            tokens = f"{kept['tokens']:,}" if kept.get("tokens") is not None else "-"
-            fertility = f"{kept['chars_per_token']:.2f}" if kept.get("chars_per_token") else "-"
+            kept = latest.get(lang)
+            counted = kept is not None and kept.tokens is not None
+            tokens = f"{kept.tokens:,}" if counted else "-"
+            fertility = f"{kept.chars_per_token:.2f}" if counted and kept.chars_per_token else "-"
             table.add_row(
                 lang,
                 f"{entry['files']:,}",

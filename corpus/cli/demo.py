@@ -71,12 +71,12 @@ def run_demo(max_bytes: int = 64 << 20, workers: int | None = None) -> None:
         f"{human_bytes(pc.sum(changed['stripped_bytes']).as_py() or 0)} stripped "
         f"(per rule and language: codecorpus heuristics report {DATASET})"
     )
-    console.print(dedup_line(result.dedup))
+    console.print(dedup_line(result.version.stats.dedup))
     console.print(tokens_line(result.version.stats))
     stats = result.version.stats
     console.print(
-        f"[bold green]published[/] {DATASET}@{name}: {stats['kept_files']:,} of "
-        f"{stats['files']:,} files kept ({human_bytes(stats['kept_bytes'])}); "
+        f"[bold green]published[/] {DATASET}@{name}: {stats.kept_files:,} of "
+        f"{stats.files:,} files kept ({human_bytes(stats.kept_bytes)}); "
         f"catalog {settings.resolved_catalog_uri()}\n"
         f"next: codecorpus datasets | codecorpus versions show {DATASET} {name}\n"
         f"browse it: codecorpus keys create me --scope read   (prints a key)\n"

@@ -156,7 +156,7 @@ def curate(
             on_progress=progress, dedup_against=dedup_against, on_step=step_printer(),
         )  # fmt: skip
     console.print(tally_table(f"{dataset} version {version}", report.summary.tally))
-    console.print(dedup_line(report.dedup))
+    console.print(dedup_line(report.version.stats.dedup))
     console.print(tokens_line(report.version.stats))
     console.print(
         f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]}, "
@@ -193,7 +193,6 @@ def versions_list(dataset: Annotated[str, typer.Argument()]) -> None:
 def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
     """Lineage and statistics of one version."""
     from corpus.cli.render import cluster_table, console, dedup_line, tally_table, tokens_line
-    from corpus.core.tally import Tally
     from corpus.store.catalog import Catalog
     from corpus.store.versions import Registry
 
@@ -202,15 +201,15 @@ def versions_show(dataset: Annotated[str, typer.Argument()], name: str) -> None:
         data={
             "name": version.name,
             "created_at": str(version.created_at),
-            "lineage": version.lineage,
+            "lineage": version.lineage.to_dict(),
             "config": version.config,
         }
     )
-    console.print(tally_table(f"{dataset}@{name}", Tally.from_rows(version.stats["tally"])))
-    dedup = version.stats.get("dedup", {})
+    console.print(tally_table(f"{dataset}@{name}", version.stats.to_tally()))
+    dedup = version.stats.dedup
     console.print(dedup_line(dedup))
     console.print(tokens_line(version.stats))
-    if dedup.get("near"):
+    if dedup is not None and dedup.near:
         console.print(cluster_table(dedup))
 
 

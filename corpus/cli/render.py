@@ -16,6 +16,7 @@ from rich.table import Table
 
 from corpus.core.summary import CallSummary
 from corpus.core.tally import Tally
+from corpus.store.version_stats import DedupStats, ShardStats, VersionStats
 from corpus.store.versions import Version
 
 console = Console()
@@ -70,33 +71,33 @@ def versions_table(dataset: str, versions: list[Version]) -> Table:
         table.add_column(name)
     for v in versions:
         table.add_row(
-            v.name, f"{v.created_at:%Y-%m-%d %H:%M}", f"{v.stats['files']:,}",
-            f"{v.stats['kept_files']:,}", human_bytes(v.stats["kept_bytes"]),
+            v.name, f"{v.created_at:%Y-%m-%d %H:%M}", f"{v.stats.files:,}",
+            f"{v.stats.kept_files:,}", human_bytes(v.stats.kept_bytes),
             v.config_fingerprint[:12], v.code_version,
         )  # fmt: skip
     return table
 
 
-def dedup_line(stats: dict) -> str:
-    """One line on what dedup did in a version (its `stats["dedup"]`)."""
-    if not stats:
+def dedup_line(stats: DedupStats | None) -> str:
+    """One line on what dedup did in a version (its `stats.dedup`)."""
+    if stats is None:
         return "dedup: disabled"
-    exact = stats.get("exact", {})
+    exact = stats.exact or {}
     parts = [
         f"dedup: {exact.get('removed', 0):,} exact copies in {exact.get('groups', 0):,} groups"
     ]
-    near = stats.get("near")
+    near = stats.near
     if near:
-        settings = stats.get("settings", {})
+        settings = stats.settings
         parts.append(
             f"{near['removed']:,} near-duplicates in {near['clusters']:,} clusters "
             f"(J >= {settings.get('threshold')}, {settings.get('bands')} bands x "
             f"{settings.get('rows')} rows; {near['candidate_pairs']:,} candidate pairs, "
             f"{near['verified_pairs']:,} verified)"
         )
-        if stats.get("reused_signatures"):
+        if stats.reused_signatures:
             parts.append(
-                f"{stats['reused_signatures']:,} signatures reused, "
+                f"{stats.reused_signatures:,} signatures reused, "
                 f"{near['matched_previous']:,} new files matched the previous version"
             )
     return "; ".join(parts)
@@ -116,31 +117,31 @@ def step_printer() -> Callable[[str, dict], None]:
     return show
 
 
-def cluster_table(stats: dict) -> Table:
+def cluster_table(stats: DedupStats) -> Table:
     """Near-duplicate cluster sizes and removals per language of a version's dedup stats."""
     table = Table(title="near-duplicate clusters")
     table.add_column("cluster size", justify="right")
     table.add_column("clusters", justify="right")
-    for size, count in stats["near"]["cluster_sizes"].items():
+    for size, count in (stats.near or {}).get("cluster_sizes", {}).items():
         table.add_row(size, f"{count:,}")
-    removed = stats.get("removed_by_language", {})
-    for reason, languages in removed.items():
+    for reason, languages in stats.removed_by_language.items():
         for lang, files in sorted(languages.items(), key=lambda kv: -kv[1]):
             table.add_row(f"{reason} {lang}", f"{files:,}")
     return table
 
 
-def tokens_line(stats: dict) -> str:
+def tokens_line(stats: VersionStats) -> str:
     """Tokens per language, the tokenizer and the shards of a version's stats."""
-    if not stats.get("tokens_by_language"):
+    if not stats.tokens_by_language:
         return "tokens: not counted (shards disabled or nothing kept)"
     by_lang = ", ".join(
         f"{lang} {tokens:,}"
-        for lang, tokens in sorted(stats["tokens_by_language"].items(), key=lambda kv: -kv[1])
+        for lang, tokens in sorted(stats.tokens_by_language.items(), key=lambda kv: -kv[1])
     )
-    shards = stats.get("shards", {})
+    shards = stats.shards or ShardStats(0)
+    tokenizer = (stats.tokenizer or "")[:12]
     return (
-        f"tokens: {stats['tokens']:,} ({by_lang}) with tokenizer {stats['tokenizer'][:12]}; "
-        f"{shards.get('count', 0)} shards, {shards.get('train_documents', 0):,} train and "
-        f"{shards.get('validation_documents', 0):,} validation documents"
+        f"tokens: {stats.tokens or 0:,} ({by_lang}) with tokenizer {tokenizer}; "
+        f"{shards.count} shards, {shards.train_documents or 0:,} train and "
+        f"{shards.validation_documents or 0:,} validation documents"
     )

@@ -29,25 +29,18 @@ def sweep(
     """Train every trial of the grid not yet in OUT's table, then print the table, the fit of
     the data-constrained law and the PNG's path."""
     from corpus.cli.render import console
-    from corpus.core.errors import ConfigError
     from corpus.store.catalog import Catalog
-    from corpus.store.mixtures import get_mixture
-    from trainer.data import MixtureSpec
+    from corpus.store.mixtures import training_inputs
     from trainer.sweep import run_sweep
     from trainer.sweep_config import SweepConfig
     from trainer.sweep_grid import MixtureInfo, SweepError
 
     settings = SweepConfig.from_file(config)
-    catalog = Catalog()
-    found = get_mixture(catalog, mixture)
-    if (found.dataset, found.version) != (dataset, version):
-        raise ConfigError(
-            f"mixture {mixture} is over {found.dataset}@{found.version}, not {dataset}@{version}"
-        )
-    info = MixtureInfo.from_mixture(found, _vocab_size(catalog, found.tokenizer))
     seq_len = settings.train.get("seq_len", 128)
-    base = MixtureSpec.from_mixture(found, seq_len, settings.seed, shard_root=shard_root)
-    validation = _validation_prefixes(catalog, found, shard_root)
+    inputs = training_inputs(Catalog(), mixture, seq_len, dataset=dataset, version=version,
+                             seed=settings.seed, shard_root=shard_root)  # fmt: skip
+    found, base, validation = inputs.mixture, inputs.spec, inputs.validation
+    info = MixtureInfo.from_mixture(found, inputs.vocab_size)
     console.print(
         f"sweep on {dataset}@{version} mixture {mixture[:12]} ({', '.join(found.weights)}): "
         f"{settings.mode}, models {', '.join(settings.models)}; results in {out}"
@@ -66,34 +59,6 @@ def sweep(
             f"{len(report.failed)} trial(s) failed ({listed}); fix the cause and rerun the same "
             "command: finished trials are kept"
         )
-
-
-def _vocab_size(catalog: Any, tokenizer: str) -> int:
-    from tokenizer.model import CodeTokenizer
-    from tokenizer.store import TokenizerStore
-
-    store = TokenizerStore(catalog.settings.resolved_warehouse())
-    return CodeTokenizer(store.load(tokenizer)).vocab_size
-
-
-def _validation_prefixes(catalog: Any, mixture: Any, shard_root: Path | None) -> dict:
-    """Validation shard prefixes of the mixture's languages (its version and tokenizer)."""
-    import pyarrow.compute as pc
-    from pyiceberg.expressions import And, EqualTo
-
-    from corpus.store.catalog import SHARDS
-
-    where = And(EqualTo("version", mixture.version), EqualTo("tokenizer", mixture.tokenizer))
-    rows = catalog.table(mixture.dataset, SHARDS).scan(row_filter=where).to_arrow()
-    rows = rows.filter(pc.equal(rows["split"], "validation")).sort_by("prefix").to_pylist()
-    prefixes: dict[str, list[str]] = {}
-    for row in rows:
-        if row["lang"] in mixture.weights:
-            prefix = str(row["prefix"])
-            if shard_root is not None:
-                prefix = str(shard_root / Path(prefix).name)
-            prefixes.setdefault(row["lang"], []).append(prefix)
-    return prefixes
 
 
 def _printer(console: Any):

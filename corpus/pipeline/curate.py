@@ -55,8 +55,10 @@ from corpus.store.catalog import DECISIONS, FILES, MINHASH, RAW, SHARDS, Catalog
 from corpus.store.locks import publish_lock
 from corpus.store.optout import OptOutRegistry
 from corpus.store.versions import (
+    Lineage,
     Registry,
     Version,
+    VersionStats,
     code_version,
     validate_version_name,
 )
@@ -242,27 +244,29 @@ def _curate(
         config_fingerprint=config.fingerprint(),
         code_version=code_version(),
         config=config.to_dict(),
-        stats=stats,
-        lineage={
-            "raw_snapshot_id": snapshot.snapshot_id,
-            "config_fingerprint": config.fingerprint(),
-            "code_version": code_version(),
-            "stages": [
-                "intake",
-                "language",
-                "license_facts",
-                *(s.name for s in CURATE_STAGES),
-                "dedup",
-                *(["tokens", "shards"] if tokenizer_sha else []),
-            ],
-            "opt_out_revision": opt_out.revision,
-            "opt_out_entries": len(opt_out.entries),
-            "spdx_license_list": spdx_list_version(),
-            "minhash_snapshot_id": minhash_snapshot,
-            "dedup_against": dedup_against,
-            "tokenizer": tokenizer_sha,
-            "shards_snapshot_id": shards_snapshot,
-        },
+        stats=VersionStats.from_dict(stats),
+        lineage=Lineage.from_dict(
+            {
+                "raw_snapshot_id": snapshot.snapshot_id,
+                "config_fingerprint": config.fingerprint(),
+                "code_version": code_version(),
+                "stages": [
+                    "intake",
+                    "language",
+                    "license_facts",
+                    *(s.name for s in CURATE_STAGES),
+                    "dedup",
+                    *(["tokens", "shards"] if tokenizer_sha else []),
+                ],
+                "opt_out_revision": opt_out.revision,
+                "opt_out_entries": len(opt_out.entries),
+                "spdx_license_list": spdx_list_version(),
+                "minhash_snapshot_id": minhash_snapshot,
+                "dedup_against": dedup_against,
+                "tokenizer": tokenizer_sha,
+                "shards_snapshot_id": shards_snapshot,
+            }
+        ),
     )
     # every table committed; the version is not visible until the registry row commits
     on_step("committed", {"decisions_snapshot_id": decisions_snapshot})
@@ -310,7 +314,7 @@ def _reusable_signatures(
             f"differ from this run's; curate without --dedup-against to recompute them"
         )
     table = catalog.table(dataset, MINHASH)
-    snapshot_id = old.lineage.get("minhash_snapshot_id")
+    snapshot_id = old.lineage.minhash_snapshot_id
     if snapshot_id is None:
         raise CodecorpusError(f"version {previous!r} has no persisted MinHash signatures")
     files = data_file_uris(table, snapshot_id, EqualTo("version", previous))

@@ -49,7 +49,7 @@ def _shard_task(uri: str, model: bytes, shard_dir: str, shards: dict) -> list[di
 
 def _resolve(catalog: Catalog, version: Version, tokenizer: str | None) -> tuple[str, bytes]:
     store = TokenizerStore(catalog.settings.resolved_warehouse())
-    ident = tokenizer or version.lineage.get("tokenizer")
+    ident = tokenizer or version.lineage.tokenizer
     if not ident:
         from corpus.core.errors import CodecorpusError
 
@@ -127,9 +127,7 @@ def train_on_version(
     config = config or TokenizerConfig()
     version = Registry(catalog, dataset).get(name)
     available = {
-        lang: entry["bytes"]
-        for lang, entry in version.stats["languages"].items()
-        if entry.get("bytes")
+        lang: entry.bytes for lang, entry in version.stats.languages.items() if entry.bytes
     }
     batches = (_read(uri) for uri in _files(catalog, dataset, version))
     trained = train_tokenizer(sample_documents(batches, config, available), config)

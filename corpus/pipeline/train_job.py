@@ -45,28 +45,26 @@ def prepare_training(
 ) -> TrainingJob:
     """The job training `mixture_id` of DATASET@VERSION with TrainConfig `fields` (run_dir
     defaults to CODECORPUS_HOME/runs/train/<mixture>, vocab_size to the tokenizer's)."""
-    from corpus.store.mixtures import get_mixture
+    from corpus.store.mixtures import training_inputs
     from corpus.store.versions import Registry
-    from trainer.data import MixtureSpec, local_prefix
+    from trainer.data import local_prefix
     from trainer.train_config import TrainConfig
 
     Registry(catalog, dataset).get(version)  # VersionNotFound names the known versions
-    found = get_mixture(catalog, mixture_id)
-    if (found.dataset, found.version) != (dataset, version):
-        raise ConfigError(
-            f"mixture {mixture_id} is over {found.dataset}@{found.version}, not {dataset}@{version}"
-        )
     fields = dict(fields)
-    fields.setdefault("run_dir", catalog.settings.home / "runs" / "train" / found.id[:12])
+    fields.setdefault("run_dir", catalog.settings.home / "runs" / "train" / mixture_id[:12])
+    # validated before the mixture is resolved, which needs its seq_len
+    config = TrainConfig.from_dict(fields)
+    inputs = training_inputs(catalog, mixture_id, config.seq_len, dataset=dataset,
+                             version=version, seed=seed, verify=verify)  # fmt: skip
     overrides = fields.get("model_overrides") or {}
     if isinstance(overrides, dict) and "vocab_size" not in overrides:
-        fields["model_overrides"] = {**overrides, "vocab_size": _vocab_size(catalog, found)}
-    config = TrainConfig.from_dict(fields)
-    spec = MixtureSpec.from_mixture(found, config.seq_len, seed, verify=verify)
-    for component in spec.components:  # missing shards fail here, not in N ranks
+        fields["model_overrides"] = {**overrides, "vocab_size": inputs.vocab_size}
+        config = TrainConfig.from_dict(fields)
+    for component in inputs.spec.components:  # missing shards fail here, not in N ranks
         for ref in component.shards:
             local_prefix(component.language, ref)
-    return TrainingJob(found, config, spec, _validation_prefixes(catalog, found))
+    return TrainingJob(inputs.mixture, config, inputs.spec, inputs.validation)
 
 
 def run_training(job: TrainingJob, nproc: int = 1, hostfile: Path | None = None) -> dict[str, Any]:
@@ -93,28 +91,3 @@ def run_training(job: TrainingJob, nproc: int = 1, hostfile: Path | None = None)
 
         raise TrainError(f"the deepspeed launcher exited with {done.returncode}; see above")
     return json.loads(result.read_text())
-
-
-def _vocab_size(catalog: Catalog, mixture: Mixture) -> int:
-    from tokenizer.store import TokenizerStore
-
-    record = TokenizerStore(catalog.settings.resolved_warehouse()).record(mixture.tokenizer)
-    return int(record["config"]["vocab_size"])
-
-
-def _validation_prefixes(catalog: Catalog, mixture: Mixture) -> dict[str, list[str]]:
-    """Validation shards of the mixture's languages in the version's manifest."""
-    from pyiceberg.expressions import And, EqualTo
-
-    from corpus.store.catalog import SHARDS
-
-    wanted = And(
-        And(EqualTo("version", mixture.version), EqualTo("tokenizer", mixture.tokenizer)),
-        EqualTo("split", "validation"),
-    )
-    rows = catalog.table(mixture.dataset, SHARDS).scan(row_filter=wanted).to_arrow()
-    prefixes: dict[str, list[str]] = {}
-    for row in rows.sort_by("prefix").to_pylist():
-        if row["lang"] in mixture.weights:
-            prefixes.setdefault(row["lang"], []).append(row["prefix"])
-    return prefixes

@@ -19,7 +19,7 @@ def duplicate_matches(
     """
     registry = Registry(catalog, dataset)
     current = registry.get(version)
-    previous = against or current.lineage.get("dedup_against")
+    previous = against or current.lineage.dedup_against
     columns = ("file_id", "repo", "path", "drop_reason", "dup_of", "dup_cluster")
     dropped = pl.from_arrow(
         scan_version(catalog, dataset, current)

@@ -135,7 +135,7 @@ def _decisions(catalog: Catalog, dataset: str, version: Version) -> pl.DataFrame
 
 
 def _counts_tokens(version: Version) -> bool:
-    return version.lineage.get("tokenizer") is not None
+    return version.lineage.tokenizer is not None
 
 
 def _join(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
@@ -250,7 +250,7 @@ def _info(version: Version, files: int, kept: Kept) -> dict[str, Any]:
 def _lineage(a: Version, b: Version) -> dict[str, dict[str, Any]]:
     out = {}
     for name in LINEAGE_FIELDS:
-        old, new = a.lineage.get(name), b.lineage.get(name)
+        old, new = getattr(a.lineage, name), getattr(b.lineage, name)
         out[name] = {"a": old, "b": new, "changed": old != new}
     return out
 

@@ -110,7 +110,7 @@ def export_version(
         "version": resolved.name,
         "created_at": resolved.created_at.isoformat(),
         "config_fingerprint": resolved.config_fingerprint,
-        "lineage": resolved.lineage,
+        "lineage": resolved.lineage.to_dict(),
         "format": fmt,
         "languages": selected,
         "include_dropped": include_dropped,
@@ -131,7 +131,7 @@ def resolve_languages(
     if not names:
         return None
     stats = version.stats
-    known = stats["languages_all"] if include_dropped else stats["languages"]
+    known = stats.languages_all if include_dropped else stats.languages
     by_fold = {lang.casefold(): lang for lang in known}
     out = set()
     for name in names:
@@ -139,7 +139,7 @@ def resolve_languages(
         if lang is None:
             what = "files" if include_dropped else "kept files"
             hint = ""
-            if not include_dropped and name.casefold() in map(str.casefold, stats["languages_all"]):
+            if not include_dropped and name.casefold() in map(str.casefold, stats.languages_all):
                 hint = f"; {name} files were all dropped (add --include-dropped to export them)"
             raise UnknownLanguage(
                 f"version {version.name!r} has no {what} in language {name!r}{hint}; "
@@ -185,8 +185,9 @@ def _bucket_count(
     version: Version, languages: list[str] | None, include_dropped: bool, limits: ExportLimits
 ) -> int:
     """Buckets so that one holds about `bucket_bytes` of content (from the version stats)."""
-    stats = version.stats["languages_all" if include_dropped else "languages"]
-    size = sum(e["bytes"] for lang, e in stats.items() if languages is None or lang in languages)
+    stats = version.stats
+    counts = stats.languages_all if include_dropped else stats.languages
+    size = sum(e.bytes for lang, e in counts.items() if languages is None or lang in languages)
     return max(1, min(limits.max_buckets, math.ceil(size / limits.bucket_bytes)))
 
 

@@ -196,8 +196,8 @@ def _protected(versions: list[Version], table: str) -> set[int]:
         RAW: lambda v: v.raw_snapshot_id,
         DECISIONS: lambda v: v.decisions_snapshot_id,
         FILES: lambda v: v.files_snapshot_id,
-        MINHASH: lambda v: v.lineage.get("minhash_snapshot_id"),
-        SHARDS: lambda v: v.lineage.get("shards_snapshot_id"),
+        MINHASH: lambda v: v.lineage.minhash_snapshot_id,
+        SHARDS: lambda v: v.lineage.shards_snapshot_id,
     }
     key = keys.get(table)
     return {key(v) for v in versions if key is not None and key(v)}

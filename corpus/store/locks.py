@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from corpus.core.errors import VersionInProgress
 from corpus.core.settings import Settings
+from corpus.store.sql import create_engine, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def publish_lock(settings: Settings, dataset: str, version: str) -> Iterator[Non
 
 @contextmanager
 def _advisory_lock(uri: str, key: int, busy: Exception) -> Iterator[None]:
-    engine = sa.create_engine(uri, poolclass=NullPool)  # a connection of its own, held open
+    engine = create_engine(uri, poolclass=NullPool)  # a connection of its own, held open
     try:
         with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -69,7 +70,7 @@ def _advisory_lock(uri: str, key: int, busy: Exception) -> Iterator[None]:
 
 
 def _lock_path(settings: Settings, dataset: str, version: str) -> Path:
-    database = Path(settings.resolved_catalog_uri().split("///", 1)[-1].split("?", 1)[0])
+    database = sqlite_path(settings.resolved_catalog_uri())
     digest = f"{lock_key(settings, dataset, version) & (2**64 - 1):016x}"
     return database.parent / "locks" / f"{digest}.lock"
 

@@ -11,6 +11,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
@@ -19,20 +20,8 @@ from pyiceberg.expressions import And, EqualTo
 
 from corpus.core.errors import CodecorpusError, ConfigError
 from corpus.store.catalog import SHARDS, Catalog
-from corpus.store.runs import metadata
+from corpus.store.sql import MIXTURES, engine
 from corpus.store.versions import Registry
-
-MIXTURES = sa.Table(
-    "codecorpus_mixtures",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("dataset", sa.String(255), nullable=False),
-    sa.Column("version", sa.String(255), nullable=False),
-    sa.Column("tokenizer", sa.String(64), nullable=False),
-    sa.Column("weights", sa.Text, nullable=False),
-    sa.Column("token_budget", sa.BigInteger, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 class MixtureNotFound(CodecorpusError, LookupError):
@@ -65,10 +54,7 @@ class Mixture:
 
 
 def _engine(catalog: Catalog) -> sa.Engine:
-    uri = catalog.settings.resolved_catalog_uri()
-    engine = sa.create_engine(uri, connect_args={"timeout": 30} if "sqlite" in uri else {})
-    metadata.create_all(engine, tables=[MIXTURES])
-    return engine
+    return engine(catalog.settings)
 
 
 def create_mixture(
@@ -85,7 +71,7 @@ def create_mixture(
     if token_budget <= 0:
         raise ConfigError(f"token_budget must be positive, got {token_budget}")
     found = Registry(catalog, dataset).get(version)
-    sha = tokenizer or found.lineage.get("tokenizer")
+    sha = tokenizer or found.lineage.tokenizer
     if not sha:
         raise ConfigError(f"version {version!r} has no tokenizer; give one explicitly")
     mixture = Mixture(
@@ -167,7 +153,7 @@ def unique_tokens(
 ) -> dict[str, int]:
     """Unique train tokens per language of a version's shards (EOD tokens excluded)."""
     found = Registry(catalog, dataset).get(version)
-    sha = tokenizer or found.lineage.get("tokenizer")
+    sha = tokenizer or found.lineage.tokenizer
     if not sha:
         raise ConfigError(f"version {version!r} has no tokenizer; give one explicitly")
     rows = (
@@ -184,3 +170,73 @@ def unique_tokens(
 def _public(shard: dict[str, Any]) -> dict[str, Any]:
     keys = ("prefix", "bin_sha256", "idx_sha256", "bin_bytes", "tokens", "documents", "dtype")
     return {k: shard[k] for k in keys}
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What a training run (`codecorpus train`, `codecorpus sweep`) needs of a stored mixture:
+    the mixture resolved, its tokenizer's vocabulary size, the data-loader spec of its train
+    shards and the validation shard prefixes of its languages."""
+
+    mixture: Mixture
+    vocab_size: int
+    """Pieces of the mixture's tokenizer: the model's embedding rows."""
+    spec: Any
+    """`trainer.data.MixtureSpec` over the train shards, windows of `seq_len` tokens."""
+    validation: dict[str, list[str]]
+    """Validation shard prefixes per language of the mixture; a language without
+    validation shards is absent (its validation loss cannot be measured)."""
+
+    @property
+    def unvalidated(self) -> list[str]:
+        """The mixture's languages without validation shards."""
+        return sorted(set(self.mixture.weights) - set(self.validation))
+
+
+def training_inputs(
+    catalog: Catalog,
+    mixture_id: str,
+    seq_len: int,
+    *,
+    dataset: str | None = None,
+    version: str | None = None,
+    seed: int = 0,
+    shard_root: str | Path | None = None,
+    verify: bool = False,
+) -> TrainingInputs:
+    """Resolve a stored mixture for training. `dataset`/`version`: what the caller was told the
+    mixture is over (a mismatch is a ConfigError). `shard_root`: a folder the version's shards
+    were pulled into (prefixes are looked up there by file name). `verify`: hash every train
+    shard against the version's manifest."""
+    from tokenizer.model import CodeTokenizer
+    from tokenizer.store import TokenizerStore
+    from trainer.data import MixtureSpec
+
+    mixture = get_mixture(catalog, mixture_id)
+    expected = (dataset or mixture.dataset, version or mixture.version)
+    if (mixture.dataset, mixture.version) != expected:
+        raise ConfigError(
+            f"mixture {mixture_id} is over {mixture.dataset}@{mixture.version}, "
+            f"not {expected[0]}@{expected[1]}"
+        )
+    store = TokenizerStore(catalog.settings.resolved_warehouse())
+    vocab_size = CodeTokenizer(store.load(mixture.tokenizer)).vocab_size
+    spec = MixtureSpec.from_mixture(mixture, seq_len, seed, shard_root=shard_root, verify=verify)
+    return TrainingInputs(mixture, vocab_size, spec, _validation(catalog, mixture, shard_root))
+
+
+def _validation(
+    catalog: Catalog, mixture: Mixture, shard_root: str | Path | None
+) -> dict[str, list[str]]:
+    """Validation shard prefixes of the mixture's languages (its version and tokenizer)."""
+    where = And(EqualTo("version", mixture.version), EqualTo("tokenizer", mixture.tokenizer))
+    rows = catalog.table(mixture.dataset, SHARDS).scan(row_filter=where).to_arrow()
+    rows = rows.filter(pc.equal(rows["split"], "validation")).sort_by("prefix")
+    prefixes: dict[str, list[str]] = {}
+    for row in rows.to_pylist():
+        if row["lang"] in mixture.weights:
+            prefix = str(row["prefix"])
+            if shard_root is not None:
+                prefix = str(Path(shard_root) / Path(prefix).name)
+            prefixes.setdefault(row["lang"], []).append(prefix)
+    return prefixes

@@ -12,21 +12,7 @@ import sqlalchemy as sa
 
 from corpus.core.errors import CodecorpusError
 from corpus.core.settings import Settings
-
-metadata = sa.MetaData()
-RUNS = sa.Table(
-    "codecorpus_runs",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("dataset", sa.String(255), nullable=False),
-    sa.Column("version", sa.String(255), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("config", sa.Text, nullable=False),
-    sa.Column("steps", sa.Text, nullable=False),
-    sa.Column("error", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
+from corpus.store.sql import RUNS, engine
 
 
 class RunStatus(StrEnum):
@@ -61,12 +47,7 @@ class Run:
 class RunStore:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        uri = self.settings.resolved_catalog_uri()
-        if uri.startswith("sqlite:"):
-            self.settings.home.mkdir(parents=True, exist_ok=True)
-        args = {"timeout": 30} if uri.startswith("sqlite:") else {}
-        self.engine = sa.create_engine(uri, connect_args=args)
-        metadata.create_all(self.engine, tables=[RUNS])
+        self.engine = engine(self.settings)
 
     def create(self, dataset: str, version: str, config: dict[str, Any]) -> Run:
         now = datetime.now(UTC)

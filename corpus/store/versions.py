@@ -13,7 +13,7 @@ rows.
 import json
 import re
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -35,6 +35,7 @@ from corpus.store.catalog import (
     data_file_uris,
     staged_snapshot_id,
 )
+from corpus.store.version_stats import Lineage, VersionStats
 
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RESERVED_NAMES = frozenset({"main", "latest"})
@@ -63,19 +64,29 @@ class Version:
     config_fingerprint: str
     code_version: str
     config: dict[str, Any]
-    stats: dict[str, Any]
-    lineage: dict[str, Any]
+    stats: VersionStats
+    lineage: Lineage
 
     def to_row(self) -> dict[str, Any]:
-        row = {k: v for k, v in asdict(self).items() if k not in ("config", "stats", "lineage")}
-        record = {"config": self.config, "stats": self.stats, "lineage": self.lineage}
+        row = {name: getattr(self, name) for name in VERSIONS_SCHEMA.names if name != "record"}
+        record = {
+            "config": self.config,
+            "stats": self.stats.to_dict(),
+            "lineage": self.lineage.to_dict(),
+        }
         row["record"] = json.dumps(record, sort_keys=True)
         return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Version":
+        row = dict(row)
         record = json.loads(row.pop("record"))
-        return cls(**row, **record)
+        return cls(
+            **row,
+            config=record["config"],
+            stats=VersionStats.from_dict(record["stats"]),
+            lineage=Lineage.from_dict(record["lineage"]),
+        )
 
 
 def validate_version_name(name: str) -> str:
@@ -192,4 +203,12 @@ def scan_version(catalog: Catalog, dataset: str, version: Version, table_name: s
     return table.scan(row_filter=EqualTo("version", version.name), snapshot_id=snapshot)
 
 
-__all__ = ["FILES", "Registry", "Version", "commit_version_files", "scan_version"]
+__all__ = [
+    "FILES",
+    "Lineage",
+    "Registry",
+    "Version",
+    "VersionStats",
+    "commit_version_files",
+    "scan_version",
+]

@@ -212,7 +212,7 @@ def test_parquet_export_round_trips_the_kept_files(versions: dict, tmp_path: Pat
     assert manifest["rows"] == manifest["kept_rows"] == files.num_rows
     assert manifest["version"] == "v2" and manifest["sorted_by"] == "file_id"
     version = Registry(catalog, "ds").get("v2")
-    assert manifest["lineage"] == version.lineage
+    assert manifest["lineage"] == version.lineage.to_dict()
     assert json.loads((tmp_path / "pq" / "manifest.json").read_text()) == manifest
     for row in exported.to_pylist():
         if row["formatter"] is None and row["encoding"] == "utf-8":
