@@ -184,9 +184,8 @@ def verify(
     if not rows or stored is None:
         return []
     estimates = np.mean(stored == signature[None, :], axis=1)
-    found = [
-        NearMatch(entry, float(e)) for entry, e in zip(entries, estimates, strict=True) if e >= min_jaccard
-    ]
+    pairs = zip(entries, estimates, strict=True)
+    found = [NearMatch(entry, float(e)) for entry, e in pairs if e >= min_jaccard]
     return sorted(found, key=lambda m: (-m.estimated_jaccard, m.entry.file_id))
 
 

@@ -72,16 +72,22 @@ def version_rows(
     columns = ("file_id", "repo", "path", "content_sha256", "drop_reason")
     decisions = scan_version(catalog, dataset, version).select(*columns).to_arrow()
     decisions = decisions.sort_by("file_id")
-    entries = [Entry(*row) for row in zip(*(decisions.column(c).to_pylist() for c in columns), strict=True)]
+    values = [decisions.column(c).to_pylist() for c in columns]
+    entries = [Entry(*row) for row in zip(*values, strict=True)]
     num_perm = dedup_config(version).num_perm
     snapshot = version.lineage.get("minhash_snapshot_id")
     if snapshot is None or not catalog.has_table(dataset, MINHASH):
         return entries, np.empty(0, np.int64), np.empty((0, num_perm), np.uint32)
-    minhash = catalog.table(dataset, MINHASH).scan(
-        row_filter=EqualTo("version", version.name),
-        selected_fields=("file_id", "signature"),
-        snapshot_id=snapshot,
-    ).to_arrow().sort_by("file_id")
+    minhash = (
+        catalog.table(dataset, MINHASH)
+        .scan(
+            row_filter=EqualTo("version", version.name),
+            selected_fields=("file_id", "signature"),
+            snapshot_id=snapshot,
+        )
+        .to_arrow()
+        .sort_by("file_id")
+    )
     position = {fid: i for i, fid in enumerate(decisions.column("file_id").to_pylist())}
     rows = np.array([position[f] for f in minhash.column("file_id").to_pylist()], np.int64)
     return entries, rows, signature_matrix(minhash.column("signature"), num_perm)
