@@ -13,7 +13,6 @@ index is served only for the version it matches.
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -177,25 +176,6 @@ def load_index(catalog: Catalog, dataset: str, version: Version) -> Index:
 
 
 @dataclass
-class IndexCache:
-    """Loaded indexes by (dataset, version): each loaded once, on first use."""
-
-    catalog: Catalog
-    _loaded: dict[tuple[str, str], Index] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def cached(self, dataset: str, version: str) -> Index | None:
-        return self._loaded.get((dataset, version))
-
-    def get(self, dataset: str, version: Version) -> Index:
-        key = (dataset, version.name)
-        with self._lock:  # one load per version, even under concurrent first requests
-            if key not in self._loaded:
-                self._loaded[key] = load_index(self.catalog, dataset, version)
-            return self._loaded[key]
-
-
-@dataclass
 class FileAnswer:
     name: str | None
     sha256: str
@@ -221,9 +201,22 @@ def lookup(
     answers = []
     for text, name, signature, count in zip(texts, names, signatures, tokens, strict=True):
         sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        near = index.near(signature, threshold)[:limit]
+        near = _with_exact_copies(index, index.near(signature, threshold))[:limit]
         answers.append(FileAnswer(name, sha, int(count), index.exact(sha), near))
     return answers
+
+
+def _with_exact_copies(index: Index, near: list[NearMatch]) -> list[NearMatch]:
+    """Near matches plus the files dedup dropped as exact copies of them (only the copy it kept
+    has a signature in the index)."""
+    seen = {m.entry.file_id for m in near}
+    out = list(near)
+    for match in near:
+        for entry in index.exact(match.entry.sha256) if match.entry.sha256 else ():
+            if entry.file_id not in seen:
+                seen.add(entry.file_id)
+                out.append(NearMatch(entry, match.estimated_jaccard))
+    return sorted(out, key=lambda m: (-m.estimated_jaccard, m.entry.file_id))
 
 
 _HASHERS: dict[IndexParams, Any] = {}
