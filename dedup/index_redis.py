@@ -124,7 +124,13 @@ class RedisIndex:
         keep = ~np.all(signatures == EMPTY, axis=1)
         signatures = np.ascontiguousarray(signatures[keep], dtype="<u4")
         rows = candidate_rows[keep]
-        manifest = {**manifest, "prefix": prefix, "signatures": len(rows), "format": FORMAT}
+        manifest = {
+            **manifest,
+            "prefix": prefix,
+            "signatures": len(rows),
+            "format": FORMAT,
+            "params": params.to_dict(),
+        }
         try:
             if client.exists(f"{root}:current") and not force:
                 raise IndexExists(f"{root} already has an index; indexes are immutable "

@@ -196,3 +196,30 @@ def test_cli_lookup_and_immutable_index(settings, monkeypatch) -> None:
     assert "pip-vendor-packaging" in result.output and "estimated_jaccard" in result.output
     again = runner.invoke(app, ["index", "build", "ds", "--version", "v1"])
     assert again.exit_code != 0 and "immutable" in str(again.exception)
+
+
+def test_redis_index_down_answers_503_and_recovers(settings, keys, tmp_path) -> None:
+    from tests.dedup.redis_server import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        catalog_settings = settings.catalog.model_copy(update={"lookup_redis_url": server.url})
+        manifest = build_index(Catalog(catalog_settings), "ds", "v2", force=True)
+        assert manifest["storage"] == "redis" and manifest["signatures"] > 0
+        app = create_app(settings.model_copy(update={"catalog": catalog_settings}))
+        client = TestClient(app)
+        text = HELD_OUT.read_text("utf-8")
+        url = "/v1/datasets/ds/versions/v2/lookup"
+        first = client.post(url, json={"content": text}, headers=bearer(keys["read"]))
+        assert first.status_code == 200 and first.json()["results"][0]["near"]
+        server.stop(save=True)
+        down = client.post(url, json={"content": text}, headers=bearer(keys["read"]))
+        assert down.status_code == 503
+        assert down.headers["content-type"] == "application/problem+json"
+        assert down.json()["type"].endswith("index-unavailable") and down.headers["Retry-After"]
+        server.start()
+        again = client.post(url, json={"content": text}, headers=bearer(keys["read"]))
+        assert again.status_code == 200 and again.json() == first.json()
+    finally:
+        server.stop(save=False)
