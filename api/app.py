@@ -14,6 +14,7 @@ from api.routes import (
     files,
     health,
     keys,
+    lookup,
     mixtures,
     runs,
     shards,
@@ -51,7 +52,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.include_router(health.router)
-    for module in (datasets, versions, stats, files, shards, diff, mixtures, runs, keys):
+    for module in (datasets, versions, stats, files, shards, diff, mixtures, runs, keys, lookup):
         app.include_router(module.router, prefix="/v1")
     app.include_router(web.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -34,10 +34,15 @@ class Scope(StrEnum):
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
+    LOOKUP = "lookup"
+    """Near-duplicate lookups only ("is my code in the corpus?"): no listings, no content."""
 
     def implies(self) -> frozenset["Scope"]:
-        """The scopes a key with this scope holds."""
-        order = list(Scope)
+        """The scopes a key with this scope holds (read < write < admin; lookup stands alone,
+        and the lookup routes also admit read)."""
+        if self is Scope.LOOKUP:
+            return frozenset({self})
+        order = [Scope.READ, Scope.WRITE, Scope.ADMIN]
         return frozenset(order[: order.index(self) + 1])
 
 

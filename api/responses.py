@@ -9,10 +9,13 @@ DESCRIPTIONS = {
     401: "No API key, or an unknown or revoked one (see WWW-Authenticate)",
     403: "The API key lacks the scope this route needs",
     404: "No such dataset, version, file, shard or key",
+    409: "The lookup index does not match the version: rebuild it",
+    413: "The request is larger than the service accepts (files, bytes)",
     416: "Range not satisfiable (Content-Range gives the size)",
     422: "A parameter failed validation; `errors` lists each one",
+    429: "Too many requests from this key: retry after Retry-After seconds",
     501: "Not available in this build",
-    503: "The catalog cannot be reached",
+    503: "The catalog (or the lookup index's Redis) cannot be reached",
 }
 
 

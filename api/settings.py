@@ -40,6 +40,19 @@ class ApiSettings(BaseSettings):
     """Memory for serialized version-resolved answers (stats, version detail, file pages),
     replayed by ETag since versions are immutable; 0 turns the cache off."""
 
+    anonymous_lookup: bool = False
+    """Answer near-duplicate lookups without an API key (a public "am I in the corpus?")."""
+    lookup_max_files: int = Field(default=32, ge=1)
+    """Files one lookup request may carry."""
+    lookup_max_file_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest file content a lookup accepts (UTF-8 bytes)."""
+    lookup_max_body_bytes: int = Field(default=8 << 20, ge=1024)
+    """Largest lookup request body; larger ones are refused (413) before they are parsed."""
+    lookup_rate: float = Field(default=50.0, gt=0)
+    """Lookup requests per second per API key (anonymous callers: per client address)."""
+    lookup_burst: int = Field(default=100, ge=1)
+    """Lookup requests a caller may make at once before the rate applies."""
+
     @model_validator(mode="after")
     def _page_sizes(self) -> "ApiSettings":
         if self.page_size > self.max_page_size:

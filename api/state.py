@@ -12,9 +12,11 @@ from api.caching import BodyCache
 from api.keys import KeyStore
 from api.listing import PlanCache
 from api.metrics import Metrics
+from api.ratelimit import TokenBuckets
 from api.settings import ApiSettings
 from corpus.core.errors import DatasetNotFound, VersionNotFound
 from corpus.store.catalog import RAW, VERSIONS, Catalog
+from corpus.store.lookup_cache import IndexCache
 from corpus.store.versions import Registry, Version
 
 
@@ -102,6 +104,10 @@ class AppState:
     """Serialized version-resolved answers by ETag (versions are immutable)."""
     plans: PlanCache = field(default_factory=PlanCache)
     """Scan plans of file listings by version and filters."""
+    lookups: IndexCache | None = None
+    """Lookup indexes, loaded on first use."""
+    lookup_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(50.0, 100))
+    """Per-caller rate limits of the lookup routes."""
 
     @classmethod
     def build(cls, settings: ApiSettings) -> "AppState":
@@ -113,4 +119,6 @@ class AppState:
             KeyStore(settings.catalog, settings.key_cache_seconds),
             VersionIndex(catalog),
             bodies=bodies,
+            lookups=IndexCache(catalog),
+            lookup_limits=TokenBuckets(settings.lookup_rate, settings.lookup_burst),
         )

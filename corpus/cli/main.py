@@ -13,6 +13,7 @@ from corpus.cli.gc import gc_command
 from corpus.cli.heuristics import heuristics_app
 from corpus.cli.keys import api_app
 from corpus.cli.licenses import licenses_app, optout_app
+from corpus.cli.lookup import index_app, lookup_command
 from corpus.cli.mixtures import mixtures_app
 from corpus.cli.plan import plan
 from corpus.cli.sweep import sweep
@@ -36,6 +37,8 @@ app.add_typer(shards_app, name="shards")
 app.add_typer(api_app)  # `keys` and `serve`
 app.add_typer(mixtures_app, name="mixtures")
 app.add_typer(config_app, name="config")
+app.add_typer(index_app, name="index")
+app.command("lookup")(lookup_command)
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     """Local folder where trainers keep copies of object-store shards (memory-mapped from
     there); default `home`/shard-cache."""
 
+    lookup_redis_url: str | None = None
+    """Redis that holds lookup indexes (e.g. redis://127.0.0.1:6379/0), for the service at
+    scale; default: in-process indexes persisted next to their version in the warehouse."""
+
     def resolved_catalog_uri(self) -> str:
         if self.catalog_uri:
             return self.catalog_uri
