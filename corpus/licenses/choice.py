@@ -54,15 +54,19 @@ def sentences(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def find_choices(text: str, max_chars: int = 20000) -> list[Choice]:
+def find_choices(text: str, matched: list[str] | None = None,
+                 max_chars: int = 20000) -> list[Choice]:  # fmt: skip
     """Every choice notice in the head of `text`. An "alternatively" sentence offers its
-    licenses as alternatives to the one named just before it."""
+    licenses as alternatives to the one named (or whose text was `matched`) before it. A
+    bare family name ("the BSD or the GPL") means the matched text of that family, and a
+    notice that restates an earlier choice between the same families is not a second one."""
     out: list[Choice] = []
-    previous: list[str] = []
+    matched = matched or []
+    previous: list[str] = list(matched)
     for sentence in sentences(text[:max_chars]):
         flat = " ".join(sentence.split())
         lowered = _VERSION_CHOICE.sub(" ", flat.lower())
-        named = _named(flat)
+        named = _align(_named(flat), matched)
         trigger = _CHOICE.search(lowered)
         if trigger and trigger.group(0) == "alternatively" and previous and named:
             if not any(n in previous for n in named):
@@ -71,7 +75,28 @@ def find_choices(text: str, max_chars: int = 20000) -> list[Choice]:
             out.append(Choice(named, sentence))
         if named:
             previous = named
-    return out
+    return _without_restatements(out)
+
+
+def _family(spdx_id: str) -> str:
+    return re.split(r"[-.\d]", spdx_id, maxsplit=1)[0]
+
+
+def _align(named: list[str], matched: list[str]) -> list[str]:
+    out = []
+    for name in named:
+        same = [m for m in matched if _family(m) == _family(name)]
+        out.append(name if name in matched or not same else same[0])
+    return list(dict.fromkeys(out))
+
+
+def _without_restatements(choices: list[Choice]) -> list[Choice]:
+    kept: list[Choice] = []
+    for choice in choices:
+        families = {_family(a) for a in choice.alternatives}
+        if not any(families <= {_family(a) for a in k.alternatives} for k in kept):
+            kept.append(choice)
+    return kept
 
 
 def _named(sentence: str) -> list[str]:

@@ -37,8 +37,8 @@ _RESTRICTION = re.compile(
     r"\bprohibit|\brestrict|\bforbid|\bnon ?commercial|\bcommercial (?:use|purpose)|"
     r"\bonly (?:for|be used|with)\b|\byou agree\b|\bon condition\b|"
     r"\bwritten (?:permission|consent|agreement)|\bseparate (?:written )?(?:license|agreement)|"
-    r"\bmilitary\b|\bdoes not (?:include|grant)\b|\brequir|\bfees?\b|\bpay|\bunless\b|"
-    r"\bexcept\b|\bexclud|\bpersonal\b|\bevaluation\b|\bdistribut\w* (?:is|are) not\b"
+    r"\bmilitary\b|\bdoes not (?:include|grant)\b|\brequir|\bfees?\b|\bpay|"
+    r"\bpersonal\b|\bevaluation\b|\bdistribut\w* (?:is|are) not\b"
 )
 UNEXPLAINED = "LicenseRef-unexplained-text"
 
@@ -66,7 +66,7 @@ def detect(text: str) -> Finding:
     matched = _grams_of(result.ids)
     # a choice inside a matched license's own text (MPL-2.0's "Secondary License" means
     # either ...) is that license's wording, not a notice
-    choices = [c for c in find_choices(text) if not _quoted(c.sentence, matched)]
+    choices = [c for c in find_choices(text, result.ids) if not _quoted(c.sentence, matched)]
     # a choice notice's own words are explained by it, unless they also restrict
     rest = text
     for choice in choices:

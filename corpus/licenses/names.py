@@ -23,7 +23,7 @@ NAME_PATTERNS: tuple[tuple[str, str, bool], ...] = (
     (r"\bapache[- ]2(?:[. ]0)?\b|apache software license|\bapache license\b", "Apache-2.0", False),
     (r"mozilla public license,? (?:version |v\.? ?)?2[. ]0", "MPL-2.0", True),
     (r"\bmpl[- ]?2[. ]0\b", "MPL-2.0", False),
-    (r"mozilla public license,? (?:version |v\.? ?)?1[. ]1", "MPL-1.1", True),
+    (r"mozilla public license(?: \(mpl\))?,? (?:version |v\.? ?)?1[. ]1", "MPL-1.1", True),
     (r"\bmpl[- ]?1[. ]1\b", "MPL-1.1", False),
     (r"gnu affero general public license", "AGPL-3.0-only", True),
     (r"\bagpl", "AGPL-3.0-only", False),
