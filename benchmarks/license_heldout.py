@@ -46,11 +46,14 @@ TRUTH: dict[str, str] = {
     "sniffio": "MIT OR Apache-2.0", "trio": "MIT OR Apache-2.0",
     "outcome": "MIT OR Apache-2.0", "zipp": "MIT", "bleach": "Apache-2.0", "html5lib": "MIT",
     "jellyfish": "MIT", "text-unidecode": "Artistic-1.0-Perl OR GPL-1.0-or-later",
-    "chardet": "LGPL-2.1-or-later", "bcrypt": "Apache-2.0", "simplejson": "MIT OR AFL-2.1",
+    # chardet 7 was relicensed: its LICENSE is the 0BSD text, PKG-INFO says 0BSD
+    "chardet": "0BSD", "bcrypt": "Apache-2.0", "simplejson": "MIT OR AFL-2.1",
     "decorator": "BSD-2-Clause", "distro": "Apache-2.0", "python-slugify": "MIT",
     "ujson": "BSD-3-Clause", "natsort": "MIT", "argcomplete": "Apache-2.0",
     "executing": "MIT", "pure-eval": "MIT", "stack-data": "MIT", "jedi": "MIT",
-    "parso": "MIT", "tornado": "Apache-2.0", "zope.interface": "ZPL-2.1",
+    # parso declares MIT; its LICENSE.txt: stdlib-derived files are PSF, modifications
+    # "dual licensed (both MIT and PSF)": the repository holds both
+    "parso": "MIT AND PSF-2.0", "tornado": "Apache-2.0", "zope.interface": "ZPL-2.1",
     "cssselect": "BSD-3-Clause", "lxml": "BSD-3-Clause",
 }  # fmt: skip
 #: Ids that name the same grant for this comparison (as tests/license_samples.py).

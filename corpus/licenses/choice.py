@@ -30,6 +30,8 @@ _VERSION_CHOICE = re.compile(
 #: A file named as holding one of the licenses: LICENSE-MIT, LICENSE.APACHE, COPYING.BSD.
 _FILE = re.compile(r"\b(?:licen[cs]e|copying)[-_.](?!txt\b|md\b|rst\b|[0-9])[a-z0-9][a-z0-9.-]*",
                    re.I)  # fmt: skip
+#: "dual licensed (both MIT and PSF)": both apply, no choice.
+_BOTH = re.compile(r"\bboth\b[^.]{0,40}\band\b")
 _SENTENCE_END = re.compile(r"(?<![a-z0-9][.])[.!?](?=\s)|\n\s*\n", re.I)
 
 
@@ -67,7 +69,7 @@ def find_choices(text: str, matched: list[str] | None = None,
         flat = " ".join(sentence.split())
         lowered = _VERSION_CHOICE.sub(" ", flat.lower())
         named = _align(_named(flat), matched)
-        trigger = _CHOICE.search(lowered)
+        trigger = None if _BOTH.search(lowered) else _CHOICE.search(lowered)
         if trigger and trigger.group(0) == "alternatively" and previous and named:
             if not any(n in previous for n in named):
                 out.append(Choice(list(dict.fromkeys([previous[-1], *named])), sentence))

@@ -9,7 +9,8 @@ Precedence, in order (the rule that decided is recorded with the result):
 2. License files win over manifests, README sections and NOTICE files; several license
    files all apply (AND).
 3. A manifest with the same licenses as the files says how they combine
-   (`MIT OR Apache-2.0` for LICENSE-MIT + LICENSE-APACHE).
+   (`MIT OR Apache-2.0` for LICENSE-MIT + LICENSE-APACHE) and, for the GPL family,
+   whether `-only` or `-or-later` (their texts are identical).
 4. A manifest explains license files that are partly unknown when every license the files
    match is one the manifest declares: the manifest's expression wins, both pieces of
    evidence stay recorded. Only wording that restricts nothing
@@ -77,7 +78,7 @@ def combine(rows: list[dict], scope: str = "") -> Resolution:
     declared = list(dict.fromkeys(r["expression"] for r in manifests))
     file_keys = keys(combined)
     for expression in declared:
-        if keys(expression) == file_keys:
+        if keys(expression) == file_keys or _versions(keys(expression)) == _versions(file_keys):
             return Resolution(expression, source, score, scope, RULE_COMBINES)
     known = file_keys - {UNEXPLAINED}
     if UNEXPLAINED in file_keys and UNKNOWN not in file_keys and known:
@@ -90,6 +91,12 @@ def combine(rows: list[dict], scope: str = "") -> Resolution:
     stricter = min([combined, *declared], key=lambda e: _STRICTNESS[license_class(e)])
     return Resolution(stricter, f"{source}, {manifest_paths}", score, scope, RULE_CONFLICT,
                       conflict)  # fmt: skip
+
+
+def _versions(ids: frozenset[str]) -> frozenset[str]:
+    """GPL-family ids without -only/-or-later: the two share one text, so a license file
+    cannot tell them apart and the manifest (or a header) decides."""
+    return frozenset(re.sub(r"-(?:only|or-later)$", "", i) for i in ids)
 
 
 def _resolve_file_refs(rows: list[dict]) -> list[dict]:
