@@ -63,8 +63,9 @@ def _latest(registry):
 
 @licenses_app.command("license-check")
 def license_check(path: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
-    """Explain the license decision for one local repository folder: evidence, matches,
-    scores and which folders each license covers."""
+    """Explain the license decision for one local repository folder: every piece of evidence
+    (license files, manifests, README sections, NOTICE files, SPDX headers), the rule that
+    combined them per folder, and any conflict between them."""
     from rich.table import Table
 
     from corpus.cli.render import console
@@ -79,12 +80,16 @@ def license_check(path: Annotated[Path, typer.Argument(exists=True, file_okay=Fa
                          f"{row['score']:.3f}", row["note"])  # fmt: skip
     console.print(evidence if report.evidence else "no license evidence found")
     scopes = Table(title="decision per folder", title_justify="left")
-    for name in ("folder", "files", "license", "class", "evidence"):
+    for name in ("folder", "files", "license", "class", "evidence", "rule"):
         scopes.add_column(name)
     for row in report.folders:
         scopes.add_row(row["folder"] or "/", str(row["files"]), row["license"] or "(none)",
-                       row["class"], row["source"] or "-")  # fmt: skip
+                       row["class"], row["source"] or "-", row["rule"])  # fmt: skip
     console.print(scopes)
+    for row in report.folders:
+        if row["conflict"]:
+            console.print(f"conflict in {row['folder'] or '/'}: {row['conflict']} "
+                          f"-> {row['license']} ({row['class']}) is kept")  # fmt: skip
 
 
 @optout_app.command("add")

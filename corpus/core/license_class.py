@@ -38,7 +38,8 @@ class LicenseClass(StrEnum):
 
 #: LicenseRefs we emit ourselves, with what they mean.
 OWN_REFS: dict[str, Verdict] = {
-    "LicenseRef-unknown": None,
+    "LicenseRef-unknown": None,  # text no known license explains, which may restrict use
+    "LicenseRef-unexplained-text": None,  # unexplained wording that restricts nothing
     "LicenseRef-proprietary": False,
     "LicenseRef-scancode-public-domain": True,
 }

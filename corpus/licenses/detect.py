@@ -5,15 +5,22 @@ covers are then read: license names there (a notice such as "Licensed under
 the Apache License, Version 2.0") add that license, whose reference text then
 explains the notice's standard wording; legal language that still stays
 unexplained (an added restriction, a rewritten grant) makes the result
-`LicenseRef-unknown`, never a silent permissive.
+`LicenseRef-unknown`, never a silent permissive. Unexplained wording that takes no right
+away (a scope statement, an attribution list: nothing of `_RESTRICTION`) is marked
+`LicenseRef-unexplained-text` instead: unknown too, but a manifest that declares the
+licenses found may explain it (precedence.py); `LicenseRef-unknown` it never explains.
+Choice notices ("dual licensed under X or Y", choice.py) combine their licenses with OR;
+a license text that incorporates another (LGPL-3.0 and GPL-3.0) is one license
+(matcher.INCORPORATES).
 """
 
 import re
 from dataclasses import dataclass, field
 
+from corpus.licenses.choice import Choice, find_choices
 from corpus.licenses.matcher import MatchResult, match_text, reference_grams
 from corpus.licenses.names import UNKNOWN, names_in
-from corpus.licenses.normalize import normalise
+from corpus.licenses.normalize import ngrams, normalise
 
 #: Words of legal force; found in words no known license explains, they mean a
 #: modification or a license we do not know. Matched on normalised words.
@@ -24,6 +31,16 @@ _LEGAL = re.compile(
     r"\byou agree\b|\bsubject to\b|\bon condition\b|\bterminat|\bliabilit|"
     r"\bwritten (?:permission|consent|agreement)|\bseparate (?:written )?(?:license|agreement)"
 )
+#: The part of _LEGAL that takes rights away rather than stating scope or attribution.
+_RESTRICTION = re.compile(
+    r"\b(?:shall|must|may|will|can) not\b|\bnot (?:be )?(?:used|permitted|allowed)\b|"
+    r"\bprohibit|\brestrict|\bforbid|\bnon ?commercial|\bcommercial (?:use|purpose)|"
+    r"\bonly (?:for|be used|with)\b|\byou agree\b|\bon condition\b|"
+    r"\bwritten (?:permission|consent|agreement)|\bseparate (?:written )?(?:license|agreement)|"
+    r"\bmilitary\b|\bdoes not (?:include|grant)\b|\brequir|\bfees?\b|\bpay|"
+    r"\bpersonal\b|\bevaluation\b|\bdistribut\w* (?:is|are) not\b"
+)
+UNEXPLAINED = "LicenseRef-unexplained-text"
 
 
 #: Shorter uncovered runs are wording variants the SPDX templates allow (e.g. BSD's
@@ -45,26 +62,65 @@ class Finding:
 
 def detect(text: str) -> Finding:
     """What license(s) a license file, README section or notice states."""
-    words = normalise(text)
     result = match_text(text)
+    matched = _grams_of(result.ids)
+    # a choice inside a matched license's own text (MPL-2.0's "Secondary License" means
+    # either ...) is that license's wording, not a notice
+    choices = [c for c in find_choices(text, result.ids) if not _quoted(c.sentence, matched)]
+    # a choice notice's own words are explained by it, unless they also restrict
+    rest = text
+    for choice in choices:
+        if not _RESTRICTION.search(normalised_text(choice.sentence)):
+            rest = rest.replace(choice.sentence, "\n", 1)
+    words = normalise(rest) if rest != text else normalise(text)
     licenses = list(result.ids)
-    explained = _grams_of(licenses)
-    spans = _uncovered(words, explained)
-    named = [n for span in spans for n in names_in(span) if n not in licenses]
+    offered = [a for c in choices for a in c.alternatives]
+    spans = _uncovered(words, _grams_of(licenses))
+    named = [n for span in spans for n in names_in(span) if n not in licenses + offered]
     if named:
         licenses.extend(dict.fromkeys(named))
         spans = _uncovered(words, _grams_of(licenses))
     suspicious = [s for s in spans if len(s.split()) >= MIN_SUSPICIOUS_WORDS and _LEGAL.search(s)]
-    score = _score(result, licenses)
+    score = _score(result, licenses or offered)
     guess = result.best_guess.spdx_id if result.best_guess else None
+    stated = _combine(licenses, choices)
+    found = list(dict.fromkeys([*licenses, *offered]))
     if suspicious:
-        note = f"legal text no known license explains: {suspicious[0][:100]!r}"
-        return Finding(
-            _join([*licenses, UNKNOWN]), score, licenses, guess or _first(licenses), note
-        )
-    if not licenses:
+        restricted = any(_RESTRICTION.search(s) for s in suspicious)
+        note = ("legal text no known license explains: " if restricted
+                else "wording no known license explains, restricting nothing: ")  # fmt: skip
+        note += repr(next(s for s in suspicious if _RESTRICTION.search(s) or not restricted)[:100])
+        marker = UNKNOWN if restricted else UNEXPLAINED
+        expression = f"{_parenthesise(stated)} AND {marker}" if stated else marker
+        return Finding(expression, score, found, guess or _first(found), note)
+    if not stated:
         return Finding(None, 0.0, [], guess, "no license text or name found")
-    return Finding(_join(licenses), score, licenses, guess)
+    note = f"choice notice: {' '.join(choices[0].sentence.split())[:100]!r}" if choices else ""
+    return Finding(stated, score, found, guess, note)
+
+
+def _quoted(sentence: str, explained: set[tuple[str, ...]]) -> bool:
+    grams = ngrams(normalise(sentence))
+    return bool(grams) and len(grams & explained) >= 0.5 * len(grams)
+
+
+def normalised_text(text: str) -> str:
+    return " ".join(normalise(text))
+
+
+def _combine(licenses: list[str], choices: list[Choice]) -> str:
+    """Licenses found side by side AND, each choice notice's alternatives OR; a license that
+    a notice offers as an alternative is that alternative, not a second license."""
+    offered = {a for c in choices for a in c.alternatives}
+    groups = list(dict.fromkeys(c.expression for c in choices))
+    parts = [*(lic for lic in licenses if lic not in offered), *groups]
+    if len(parts) == 1:
+        return parts[0]
+    return " AND ".join(_parenthesise(p) for p in parts)
+
+
+def _parenthesise(expression: str) -> str:
+    return f"({expression})" if " OR " in expression else expression
 
 
 def _grams_of(licenses: list[str]) -> set[tuple[str, ...]]:
@@ -116,12 +172,6 @@ def _score(result: MatchResult, licenses: list[str]) -> float:
     if result.matches:
         return min(m.score for m in result.matches)
     return 0.5 if licenses else 0.0
-
-
-def _join(licenses: list[str]) -> str:
-    # Licenses stated side by side all apply (The Stack's rule: any non-permissive one
-    # makes the file non-permissive); manifests state alternatives explicitly with OR.
-    return " AND ".join(licenses)
 
 
 def _first(items: list[str]) -> str | None:

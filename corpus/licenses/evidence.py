@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from corpus.licenses.detect import detect
+from corpus.licenses.detect import UNEXPLAINED, detect
 from corpus.licenses.manifests import declared_license, is_manifest
 from corpus.licenses.names import UNKNOWN, expression_from_declaration, parse_expression
 
@@ -125,7 +125,8 @@ def analyse(path: str, text: str | None) -> Evidence | None:
         finding = detect(text)
     if finding.expression is None:
         return None
-    if kind == EvidenceKind.NOTICE and UNKNOWN in finding.expression:
+    if kind == EvidenceKind.NOTICE and (UNKNOWN in finding.expression
+                                        or UNEXPLAINED in finding.expression):  # fmt: skip
         # NOTICE files carry attributions, not grants: only the licenses they name count
         if not finding.licenses:
             return None

@@ -46,11 +46,17 @@ def explain_folder(root: Path) -> FolderReport:
     for rel in files:
         header = spdx_header(_text(root / rel)) if evidence_kind(rel) is None else None
         resolution = index.resolve("", rel)
-        expression = header or resolution.expression
-        source = "spdx-header" if header else resolution.source
-        key = ("(SPDX headers)" if header else resolution.scope, expression, source)
+        if header:
+            report.evidence.append({"path": rel, "kind": "header", "expression": header,
+                                    "score": 1.0, "note": "SPDX-License-Identifier"})  # fmt: skip
+            key = ("(SPDX headers)", header, rel, "a file's own header wins", None)
+        else:
+            key = (resolution.scope, resolution.expression, resolution.source,
+                   resolution.rule or "no evidence", resolution.conflict)  # fmt: skip
         folders[key] = folders.get(key, 0) + 1
-    for (folder, expression, source), count in sorted(folders.items(), key=lambda kv: kv[0][0]):
+    for (folder, expression, source, rule, conflict), count in sorted(
+        folders.items(), key=lambda kv: (kv[0][0], kv[0][2] or "")
+    ):
         report.folders.append(
             {
                 "folder": folder,
@@ -58,6 +64,8 @@ def explain_folder(root: Path) -> FolderReport:
                 "license": expression,
                 "class": license_class(expression).value,
                 "source": source,
+                "rule": rule,
+                "conflict": conflict,
             }
         )
     return report

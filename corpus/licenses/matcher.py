@@ -48,6 +48,16 @@ class MatchResult:
 _END_OF_TERMS = re.compile(r"\bEND OF TERMS AND CONDITIONS\b", re.IGNORECASE)
 
 
+#: Reference texts that incorporate another whole license text (the SPDX LGPL-3.0 text is the
+#: LGPL's additional permissions followed by the full GPL-3.0). A file holding only the
+#: additional permissions (what COPYING.LESSER files hold) is that license too, and the
+#: incorporated license inside a match is part of it, not a second license.
+INCORPORATES: dict[str, str] = {
+    "LGPL-3.0-only": "GPL-3.0-only",
+    "LGPL-3.0-or-later": "GPL-3.0-or-later",
+}
+
+
 def _terms(text: str) -> str:
     cut = _END_OF_TERMS.search(text)
     return text[: cut.end()] if cut else text
@@ -70,6 +80,11 @@ def _index() -> _Index:
         grams = frozenset(ngrams(normalise(_terms(ref.text))))
         if len(grams) >= 3:
             by_grams.setdefault(grams, ref.spdx_id)  # e.g. GPL-2.0-only over -or-later
+    texts = {ref.spdx_id: frozenset(ngrams(normalise(_terms(ref.text))))
+             for ref in reference_licenses()}  # fmt: skip
+    for whole, part in INCORPORATES.items():
+        if whole in texts and part in texts:
+            by_grams.setdefault(texts[whole] - texts[part], whole)
     ids = list(by_grams.values())
     grams = list(by_grams.keys())
     vocab: dict[tuple[str, ...], int] = {}
@@ -107,6 +122,11 @@ def match_text(text: str, accept: float = 0.85, max_licenses: int = 8) -> MatchR
     for ref in order:
         if containment[ref] < accept or len(matches) >= max_licenses:
             continue
+        if index.ids[ref] in {m.spdx_id for m in matches}:
+            continue  # a second entry of a license already matched (its own part)
+        if any(INCORPORATES.get(m.spdx_id) == index.ids[ref] for m in matches):
+            remaining -= index.grams[ref]
+            continue  # the license the matched one incorporates is part of it
         new = len(index.grams[ref] & remaining)
         if new < 0.5 * index.sizes[ref]:
             continue  # explained by a license already matched (e.g. BSD-2 inside BSD-3)

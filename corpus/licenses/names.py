@@ -23,6 +23,8 @@ NAME_PATTERNS: tuple[tuple[str, str, bool], ...] = (
     (r"\bapache[- ]2(?:[. ]0)?\b|apache software license|\bapache license\b", "Apache-2.0", False),
     (r"mozilla public license,? (?:version |v\.? ?)?2[. ]0", "MPL-2.0", True),
     (r"\bmpl[- ]?2[. ]0\b", "MPL-2.0", False),
+    (r"mozilla public license(?: \(mpl\))?,? (?:version |v\.? ?)?1[. ]1", "MPL-1.1", True),
+    (r"\bmpl[- ]?1[. ]1\b", "MPL-1.1", False),
     (r"gnu affero general public license", "AGPL-3.0-only", True),
     (r"\bagpl", "AGPL-3.0-only", False),
     (r"gnu lesser general public license(?: \(?lgpl\)?)?,? (?:version |v\.? ?)?3",
@@ -47,6 +49,8 @@ NAME_PATTERNS: tuple[tuple[str, str, bool], ...] = (
     (r"mit no attribution|\bmit-0\b", "MIT-0", True),
     (r"\bthe mit license\b|\bmit license\b", "MIT", True),
     (r"\bmit\b|\bexpat\b", "MIT", False),
+    (r"university of illinois[/ ]ncsa open source license", "NCSA", True),
+    (r"\bncsa\b", "NCSA", False),
     (r"\bisc license\b", "ISC", True),
     (r"\biscl?\b", "ISC", False),
     (r"python software foundation license", "PSF-2.0", True),
@@ -83,6 +87,27 @@ def parse_expression(text: str) -> str | None:
     if parsed is None:
         return None
     return str(parsed)
+
+
+_GPL_FAMILY = re.compile(r"^(?:A|L)?GPL-\d\.\d-only$")
+_OR_LATER = re.compile(
+    r"^(?:[^.]|\.\d){0,80}?(?:\+|\bor later\b|\bor (?:\(at your option\) )?any later)"
+)
+
+
+def or_later(text: str, spdx_id: str) -> str:
+    """`GPL-2.0-only` -> `GPL-2.0-or-later` where `text` follows the name with "or later",
+    "or (at your option) any later version" or "+" (GPLv2+)."""
+    if not _GPL_FAMILY.match(spdx_id):
+        return spdx_id
+    lowered = " ".join(text.lower().split())
+    for pattern, spdx, _ in _COMPILED:
+        if spdx != spdx_id:
+            continue
+        for hit in pattern.finditer(lowered):
+            if _OR_LATER.match(lowered[hit.end() :]):
+                return spdx_id.removesuffix("-only") + "-or-later"
+    return spdx_id
 
 
 def names_in(text: str, prose: bool = True) -> list[str]:

@@ -4,34 +4,25 @@ A license file applies to the files in its folder and below, and a nested one
 overrides it for its subtree; declared manifest licenses apply to their
 package folder; `SPDX-License-Identifier:` headers win for their file;
 licenses listed by the source (Stack-style columns) apply when a repository
-has no evidence of its own.
+has no evidence of its own. How one folder's evidence combines: precedence.py.
 """
 
 import posixpath
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpus.licenses.evidence import PRIORITY, EvidenceKind
-from corpus.licenses.names import UNKNOWN, expression_from_declaration, licensing
+from corpus.licenses.names import expression_from_declaration
+from corpus.licenses.precedence import NONE, Resolution, and_all, combine
+
+__all__ = ["NONE", "Resolution", "ScopeIndex", "combine", "empty_evidence", "evidence_rows",
+           "source_expression"]  # fmt: skip
 
 EVIDENCE_COLUMNS = ["repo", "scope", "path", "kind", "expression", "score"]
 
 
-@dataclass(frozen=True)
-class Resolution:
-    expression: str | None
-    source: str | None
-    """Path of the evidence file, `spdx-header` or `source-metadata`."""
-    score: float
-    scope: str = ""
-    """Folder whose evidence decided ("" = repository root, or no evidence)."""
-
-
-NONE = Resolution(None, None, 0.0)
 
 
 class ScopeIndex:
@@ -66,46 +57,12 @@ class ScopeIndex:
         return {scope: combine(rows, scope) for scope, rows in by_scope.items()}
 
 
-def combine(rows: list[dict], scope: str = "") -> Resolution:
-    """The license of one folder from its evidence files."""
-    strongest = min(PRIORITY[EvidenceKind(r["kind"])] for r in rows)
-    chosen = [r for r in rows if PRIORITY[EvidenceKind(r["kind"])] == strongest]
-    expressions = list(dict.fromkeys(r["expression"] for r in chosen))
-    source = ", ".join(r["path"] for r in chosen)
-    score = min(r["score"] for r in chosen)
-    if chosen[0]["kind"] == EvidenceKind.LICENSE_FILE:
-        declared = [r for r in rows if r["kind"] == EvidenceKind.MANIFEST]
-        combined = _and(expressions)
-        if (
-            declared
-            and UNKNOWN not in combined
-            and _keys(declared[0]["expression"]) == _keys(combined)
-        ):
-            # the files hold the texts, the manifest says how they combine (e.g. MIT OR Apache)
-            combined = declared[0]["expression"]
-        return Resolution(combined, source, score, scope)
-    return Resolution(_and(expressions), source, score, scope)
-
-
-def _and(expressions: list[str]) -> str:
-    if len(expressions) == 1:
-        return expressions[0]
-    return " AND ".join(f"({e})" if " OR " in e else e for e in expressions)
-
-
-def _keys(expression: str) -> frozenset[str]:
-    try:
-        return frozenset(licensing().license_keys(expression))
-    except Exception:
-        return frozenset()
-
-
 def source_expression(licenses: list[str] | None) -> str | None:
     """Licenses a Stack-style source lists for the repository (all apply)."""
     if not licenses:
         return None
     parsed = [expression_from_declaration(name) for name in licenses]
-    return _and([p for p in dict.fromkeys(parsed) if p]) or None
+    return and_all([p for p in dict.fromkeys(parsed) if p]) or None
 
 
 def empty_evidence() -> pa.Table:

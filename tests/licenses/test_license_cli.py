@@ -43,3 +43,24 @@ def test_optout_commands(tmp_path: Path, monkeypatch) -> None:
     assert "octo" in runner.invoke(app, ["optout", "list", "--all"]).stdout
     bad = runner.invoke(app, ["optout", "add", "x", "--kind", "planet", "--by", "ann"])
     assert bad.exit_code != 0
+
+
+def test_license_check_shows_evidence_rule_and_conflict(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    repo = tmp_path / "crypto-copy"
+    repo.mkdir()
+    licenses = next(SITE.glob("cryptography-*.dist-info/licenses"))
+    for name in ("LICENSE", "LICENSE.APACHE", "LICENSE.BSD"):
+        (repo / name).write_bytes((licenses / name).read_bytes())
+    (repo / "Cargo.toml").write_text('[package]\nname = "x"\nlicense = "GPL-3.0-only"\n')
+    (repo / "lib.c").write_text("/* SPDX-License-Identifier: MIT */\nint x;\n")
+    (repo / "main.py").write_text("print(1)\n")
+    out = runner.invoke(app, ["license-check", str(repo)])
+    assert out.exit_code == 0, out.stdout
+    for shown in ("LICENSE.APACHE", "LICENSE.BSD", "Cargo.toml", "header", "lib.c",
+                  "LicenseRef-file-license.apache OR LicenseRef-file-license.bsd"):
+        assert shown in out.stdout, shown
+    # the notice takes the two files as alternatives; the manifest contradicts them
+    assert "license files state Apache-2.0 OR BSD-3-Clause; Cargo.toml declares GPL-3.0-only" \
+        in out.stdout
+    assert "stricter is kept" in out.stdout and "non_permissive" in out.stdout
