@@ -51,7 +51,7 @@ class RuleStage(Stage):
             first_drop[undecided & ~keep] = index
             undecided = undecided & keep
         if (first_drop >= 0).any():
-            names = np.array([rule.reason.value for rule in self.rules] + [None], dtype=object)
+            names = np.array([str(rule.reason) for rule in self.rules] + [None], dtype=object)
             ours = pa.array(names[first_drop], pa.string())  # -1 picks the trailing None
             reason = pc.if_else(pa.array(first_drop >= 0), ours, reason)
         return self.finish(set_column(batch, "drop_reason", reason))

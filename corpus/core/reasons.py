@@ -22,6 +22,8 @@ class DropReason(StrEnum):
     LICENSE_NO_LICENSE = "license:no_license"
     LICENSE_UNKNOWN = "license:unknown"
     GOVERNANCE_OPT_OUT = "governance:opt_out"
+    GOVERNANCE_PII = "governance:pii"
+    """Personal data or a secret found, with `pii.mode: drop` (redaction keeps the file)."""
 
     # heuristics: language selection, then quality rules (`quality:<rule name>`)
     LANGUAGE_NOT_SELECTED = "language:not_selected"
@@ -42,9 +44,19 @@ class DropReason(StrEnum):
     QUALITY_MINIFIED = "quality:minified"
     QUALITY_COMMENTS = "quality:comments"
 
+    # decontamination: a benchmark's material in the file (`decontam:<benchmark>`; benchmarks
+    # the user names under `decontam.files` get reasons of the same form, built by `decontam`)
+    DECONTAM_HUMANEVAL = "decontam:humaneval"
+
     # dedup: a copy of another kept file (`dup_of` names it)
     DEDUP_EXACT = "dedup:exact"
     DEDUP_NEAR = "dedup:near"
+
+    @staticmethod
+    def decontam(benchmark: str) -> "DropReason | str":
+        """The reason for a file holding `benchmark`'s material."""
+        value = f"decontam:{benchmark}"
+        return DropReason(value) if value in DropReason._value2member_map_ else value
 
     @property
     def stage(self) -> str:
