@@ -67,6 +67,13 @@ class Version:
     stats: VersionStats
     lineage: Lineage
 
+    def __post_init__(self) -> None:
+        # stats and lineage as stored (plain JSON) are read into their typed records
+        if isinstance(self.stats, dict):
+            object.__setattr__(self, "stats", VersionStats.from_dict(self.stats))
+        if isinstance(self.lineage, dict):
+            object.__setattr__(self, "lineage", Lineage.from_dict(self.lineage))
+
     def to_row(self) -> dict[str, Any]:
         row = {name: getattr(self, name) for name in VERSIONS_SCHEMA.names if name != "record"}
         record = {
