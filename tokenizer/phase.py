@@ -6,7 +6,8 @@ per-language rates (`tokenizer.sample.language_targets`), each task writes the
 rows whose seeded file-id hash falls under its language's rate, and one task
 takes them in hash order up to the targets and trains SentencePiece: the same
 sample as `tokenizer.sample.sample_documents`, whatever the partitioning. The
-finish step then encodes every kept file once, for its token count and its shard.
+finish step then encodes every kept file once, for its token count and its shard
+(`tokenizer.partition`). The pipeline runs these as phases (`corpus.pipeline.tokenizer_phase`).
 """
 
 import logging

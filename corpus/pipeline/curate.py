@@ -1,13 +1,19 @@
 """Curate: the latest raw snapshot -> stages -> an immutable, named version.
 
-Three phases, each resumable from the run folder (a rerun after a crash skips
-what finished):
+A run reads its inputs (`corpus.pipeline.curate_inputs`), runs its phases, each
+resumable from the run folder (a rerun after a crash skips what finished), commits
+the version's tables, then registers it:
 
 1. Row-local stages (`CURATE_STAGES`) on Ray: every row staged by file
    partition, plus dedup candidates with their MinHash signatures.
 2. The dedup stage (`corpus.pipeline.dedup_phase.run_dedup`): exact, then near duplicates.
-3. Finish: staged rows + drops -> the version's decisions (every file, no
-   content) and files (kept, with content); then commit, register, clean up.
+3. The tokenizer (`corpus.pipeline.tokenizer_phase`): the configured one, or one trained
+   on a sample of the kept files.
+4. Finish: staged rows + drops (+ tokens, shards) -> the version's decisions (every file,
+   no content) and files (kept, with content).
+
+Phases 2-4 are `corpus.pipeline.steps.Phase`s: named Ray tasks with frozen-dataclass
+arguments, retried and spread over the cluster, their results kept as markers.
 
 A run holds its version name's publish lock from start to registration and
 logs with its run id bound (`corpus.core.logs`), in Ray workers too.
@@ -68,6 +74,9 @@ class Outcome:
     stages: dict[str, Any]
     """Pass 1's summary (files seen, bytes, stripped bytes)."""
     dedup: dict[str, Any]
+    """The dedup stage's statistics."""
+    minhash_files: list[str]
+    """The signatures it persisted, for the version's MinHash table."""
     tokenizer: str | None
     finish: list[dict[str, Any]]
     """One result per partition: data files, tally, shards, tokens per language."""
@@ -131,8 +140,8 @@ def _curate(
     summary = _final_summary(outcome.stages, outcome.finish)
     set_phase("commit")
     snapshots = commit_tables(
-        catalog, dataset, version_name, summary, outcome.dedup.pop("minhash_files", []),
-        outcome.shard_rows, on_step,
+        catalog, dataset, version_name, summary, outcome.minhash_files, outcome.shard_rows,
+        on_step,
     )  # fmt: skip
     version = _version(version_name, inputs, config, summary, outcome, snapshots, dedup_against)
     # every table committed; the version is not visible until the registry row commits
@@ -183,7 +192,8 @@ def _run_phases(
         report=lambda _: {"partitions": runner.partitions},
     )
     finished = run_phase(run, finish, on_step)
-    return Outcome(stages, dedup, sha, finished["calls"])
+    minhash_files = dedup.pop("minhash_files", [])
+    return Outcome(stages, dedup, minhash_files, sha, finished["calls"])
 
 
 def _stages(

@@ -45,7 +45,13 @@ class Phase:
             params = dataclasses.fields(arg) if dataclasses.is_dataclass(arg) else None
             if params is None or isinstance(arg, type) or not arg.__dataclass_params__.frozen:
                 raise TypeError(f"phase {self.name!r}: arguments must be frozen dataclasses")
-            signature.bind(**{f.name: None for f in params})
+            try:
+                signature.bind(**{f.name: None for f in params})
+            except TypeError as exc:
+                raise TypeError(
+                    f"phase {self.name!r}: {type(arg).__name__} does not fit "
+                    f"{self.task.__name__}: {exc}"
+                ) from exc
 
 
 def call(task: Callable[..., Result], arg: Any) -> Result:
