@@ -13,6 +13,10 @@ runner can map them over batches in tasks or actors:
   per language.
 - `tokenizer.shards`: Megatron `IndexedDataset` writer and numpy reader, `split_of`;
   `tokenizer.write.write_shards`: shards per language and split from Arrow batches.
+- The tokenizer phase of a version: `tokenizer.phase` (distributed sampling, training
+  from candidates), `tokenizer.partition` (a partition's token counts and shards),
+  `tokenizer.manifest` (shard manifest rows, token statistics), `tokenizer.version`
+  (count or shard a published version's files); `tokenizer.store` keeps trained models.
 
 Must not import torch: shards are read with numpy memory maps.
 """

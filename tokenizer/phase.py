@@ -6,26 +6,21 @@ per-language rates (`tokenizer.sample.language_targets`), each task writes the
 rows whose seeded file-id hash falls under its language's rate, and one task
 takes them in hash order up to the targets and trains SentencePiece: the same
 sample as `tokenizer.sample.sample_documents`, whatever the partitioning. The
-finish step then encodes every kept file once, for its token count and its shard.
+finish step then encodes every kept file once, for its token count and its shard
+(`tokenizer.partition`). The pipeline runs these as phases (`corpus.pipeline.tokenizer_phase`).
 """
 
 import logging
 import re
-import shutil
-import tempfile
-import weakref
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.core.exchange import read_folder, write_table
-from corpus.core.storage import filesystem_for, is_local, upload_file
-from tokenizer.config import ShardsConfig, TokenizerConfig
+from tokenizer.config import TokenizerConfig
 from tokenizer.sample import language_targets, selection_key
 
 log = logging.getLogger(__name__)
@@ -124,66 +119,13 @@ def train_from_candidates(
     }
 
 
-@dataclass
-class Tokenized:
-    """What the finish step's tokenization of one partition produced."""
+@dataclass(frozen=True)
+class TrainArgs:
+    """The arguments of `train_from_candidates` (one task)."""
 
-    tokens: pa.Array
-    shards: list[dict[str, Any]] = field(default_factory=list)
-
-
-class PartitionTokenizer:
-    """Encodes a partition's kept files once: token counts and shard documents.
-
-    Shards for an object store are written to a local temporary folder and uploaded
-    at `close` (`.bin` before `.idx`, each object atomic); their manifest prefix is
-    then the object's URI. sha256s are those of the bytes written, so a reader that
-    checks them detects any difference in what it downloads.
-    """
-
-    def __init__(self, model_bytes: bytes, shard_dir: str, config: ShardsConfig) -> None:
-        from tokenizer.write import DatasetShardWriter
-
-        self.shard_dir = shard_dir.rstrip("/")
-        self.staging: Path | None = None
-        directory = local_path(shard_dir)
-        if directory is None:
-            self.staging = Path(tempfile.mkdtemp(prefix="codecorpus-shards-"))
-            # removed with this object even when the task fails before `close`
-            weakref.finalize(self, shutil.rmtree, self.staging, ignore_errors=True)
-            directory = str(self.staging)
-        self.writer = DatasetShardWriter(
-            directory,
-            model_bytes,
-            config.validation_fraction,
-            config.split_seed,
-            config.target_bytes,
-        )
-
-    def __call__(self, kept: pa.Table) -> np.ndarray:
-        encoded = self.writer.tokenizer.encode_batch(kept["content"]) if kept.num_rows else []
-        if kept.num_rows:
-            self.writer.write(kept, encoded)
-        return np.array([len(ids) for ids in encoded], dtype=np.int64)
-
-    def close(self) -> list[dict[str, Any]]:
-        rows = [entry.to_row() for entry in self.writer.close()]
-        if self.staging is None:
-            return rows
-        try:
-            for row in rows:
-                local = str(row["prefix"])
-                remote = f"{self.shard_dir}/{Path(local).relative_to(self.staging).as_posix()}"
-                for ext in ("bin", "idx"):
-                    upload_file(f"{local}.{ext}", f"{remote}.{ext}")
-                row["prefix"] = remote
-        finally:
-            shutil.rmtree(self.staging, ignore_errors=True)
-        return rows
-
-
-def local_path(uri: str) -> str | None:
-    """The local folder of a shard location; None for an object store."""
-    if not is_local(uri):
-        return None
-    return filesystem_for(uri)[1]
+    folder: str
+    targets: dict[str, int]
+    config: dict
+    store_root: str
+    record: dict
+    allow_smaller: bool = True

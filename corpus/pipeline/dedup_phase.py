@@ -10,10 +10,10 @@ corpus-sized passes through the driver: it sees counts and P offsets.
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from corpus.pipeline.steps import reported_step
+from corpus.pipeline.steps import Phase, Progress, run_phase
 from dedup import steps
 from dedup.config import DedupConfig
 
@@ -22,7 +22,68 @@ log = logging.getLogger(__name__)
 #: Union-find rounds before giving up (each round at least halves chain depth in practice).
 MAX_ROUNDS = 64
 
-Progress = Callable[[str, dict[str, Any]], None]
+__all__ = ["MAX_ROUNDS", "Progress", "run_dedup"]
+
+
+# The arguments of the `dedup.steps` tasks, one object per partition task.
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    run: str
+    part: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spread(Part):
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExactArgs(Spread):
+    exact: bool
+    cached_files: tuple[str, ...]
+    num_perm: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ranged(Spread):
+    offsets: tuple[int, ...]
+    """First global row id of each partition's candidates, plus the total."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BandsArgs(Ranged):
+    num_perm: int
+    bands: int
+    rows: int
+    version: str
+    minhash_folder: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketsArgs(Ranged):
+    max_bucket: int
+    stars: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyArgs(Ranged):
+    num_perm: int
+    threshold: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Round(Spread):
+    round_dir: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleArgs(Round):
+    next_dir: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MembersArgs(Round):
+    offsets: tuple[int, ...]
 
 
 def _sum(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,16 +117,17 @@ def run_dedup(
     """Run every dedup step not already done in `run`; return the stage's statistics."""
     P = partitions
     parts = range(P)
-    cached_files = cached_files or []
+    cached = tuple(cached_files or ())
 
     def step(name: str, task, args, combine=_sum) -> dict[str, Any]:
-        return reported_step(run, name, task, args, combine, on_step)
+        return run_phase(run, Phase(name, task, args, combine), on_step)
 
     exact = step(
         "exact",
         steps.exact_step,
-        [(run, p, P, config.exact, cached_files, config.num_perm) for p in parts],
-    )
+        [ExactArgs(run=run, part=p, count=P, exact=config.exact, cached_files=cached,
+                   num_perm=config.num_perm) for p in parts],
+    )  # fmt: skip
     stats: dict[str, Any] = {
         "exact": {k: exact[k] for k in ("removed", "groups", "group_sizes")},
         "candidates": exact["candidates"],
@@ -75,46 +137,42 @@ def run_dedup(
     index = step(
         "index",
         steps.index_step,
-        [(run, p) for p in parts],
+        [Part(run=run, part=p) for p in parts],
         combine=lambda rs: {"rows": [r["rows"] for r in rs]},
     )
     offsets = [0]
     for rows in index["rows"]:
         offsets.append(offsets[-1] + rows)
+    ranged = {"run": run, "count": P, "offsets": tuple(offsets)}
     banded = step(
         "bands",
         steps.bands_step,
-        [
-            (
-                run,
-                p,
-                P,
-                offsets,
-                config.num_perm,
-                config.bands,
-                config.rows,
-                version,
-                minhash_folder,
-            )
-            for p in parts
-        ],
-    )
+        [BandsArgs(**ranged, part=p, num_perm=config.num_perm, bands=config.bands,
+                   rows=config.rows, version=version, minhash_folder=minhash_folder)
+         for p in parts],
+    )  # fmt: skip
     stats["minhash_files"] = sorted(banded["minhash_files"])
     buckets = step(
         "buckets",
         steps.buckets_step,
-        [(run, p, P, offsets, config.max_bucket, config.stars_per_bucket) for p in parts],
-    )
-    sent = step("verify_send", steps.verify_send_step, [(run, p, P, offsets) for p in parts])
+        [BucketsArgs(**ranged, part=p, max_bucket=config.max_bucket,
+                     stars=config.stars_per_bucket) for p in parts],
+    )  # fmt: skip
+    sent = step("verify_send", steps.verify_send_step, [Ranged(**ranged, part=p) for p in parts])
     verified = step(
         "verify",
         steps.verify_step,
-        [(run, p, P, offsets, config.num_perm, config.threshold) for p in parts],
-    )
+        [VerifyArgs(**ranged, part=p, num_perm=config.num_perm, threshold=config.threshold)
+         for p in parts],
+    )  # fmt: skip
     rounds, last, peak_bytes = _components(run, P, step)
-    members = step("members", steps.members_step, [(run, last, p, P, offsets) for p in parts])
-    step("attach", steps.attach_step, [(run, p, P, offsets) for p in parts])
-    kept = step("keep", steps.keep_step, [(run, p, P) for p in parts])
+    members = step(
+        "members",
+        steps.members_step,
+        [MembersArgs(**ranged, part=p, round_dir=last) for p in parts],
+    )
+    step("attach", steps.attach_step, [Ranged(**ranged, part=p) for p in parts])
+    kept = step("keep", steps.keep_step, [Spread(run=run, part=p, count=P) for p in parts])
     clustered = members["nodes"] + kept["clusters"]  # non-root nodes + one root per cluster
     stats["near"] = {
         "candidates": offsets[-1],
@@ -145,10 +203,17 @@ def _components(run: str, P: int, step) -> tuple[int, str, int]:
     peak_bytes = 0
     for number in range(MAX_ROUNDS):
         here, following = f"{number:02d}", f"{number + 1:02d}"
-        step(f"uf-{here}-propose", steps.propose_step, [(run, here, p, P) for p in range(P)])
-        settled = step(
-            f"uf-{here}-settle", steps.settle_step, [(run, here, following, p, P) for p in range(P)]
+        step(
+            f"uf-{here}-propose",
+            steps.propose_step,
+            [Round(run=run, part=p, count=P, round_dir=here) for p in range(P)],
         )
+        settled = step(
+            f"uf-{here}-settle",
+            steps.settle_step,
+            [SettleArgs(run=run, part=p, count=P, round_dir=here, next_dir=following)
+             for p in range(P)],
+        )  # fmt: skip
         fingerprint = (settled["edges"], settled["checksum"] % (1 << 64))
         peak_bytes = max(peak_bytes, settled["edge_bytes"])
         log.info("union-find round %d: %d edges", number, settled["edges"])

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from corpus.core.exchange import join, read_folder, write_partitions
 from corpus.pipeline.dedup_phase import Progress, run_dedup
-from corpus.pipeline.steps import run_step
+from corpus.pipeline.steps import Phase, run_phase
 from dedup.config import DedupConfig
 from dedup.records import DROP_SCHEMA, sha_partition
 
@@ -22,6 +22,16 @@ class DedupResult:
     drops: pa.Table
     """file_id, drop_reason (dedup:exact or dedup:near), dup_of, dup_cluster; sorted by file_id."""
     stats: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChunkArgs:
+    chunk: Any
+    """An object ref of the chunk's rows (resolved in the worker)."""
+    config: dict
+    folder: str
+    name: str
+    partitions: int
 
 
 def _candidates_task(
@@ -58,7 +68,7 @@ def deduplicate_table(
     if files.num_rows and len(set(files.column("file_id").to_pylist())) != files.num_rows:
         raise ValueError("file_id must be unique within the table")
     chunks = [
-        (
+        ChunkArgs(
             ray.put(files.slice(start, chunk_rows)),
             dataclasses.asdict(config),
             join(workdir, "input"),
@@ -67,7 +77,7 @@ def deduplicate_table(
         )
         for start in range(0, files.num_rows, chunk_rows)
     ]
-    run_step(join(workdir, "steps", "candidates"), _candidates_task, chunks)
+    run_phase(workdir, Phase("candidates", _candidates_task, chunks))
     stats = run_dedup(workdir, config, partitions, "table", join(workdir, "minhash"), [], on_step)
     drops = [
         read_folder(join(workdir, kind, "drops"), DROP_SCHEMA, recursive=True)

@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 from corpus.core.summary import CallSummary
-from corpus.pipeline.dedup_phase import Progress
-from corpus.pipeline.tokenizer_phase import commit_version_rows, shards_schema
+from corpus.pipeline.steps import Progress
+from corpus.pipeline.tokenizer_phase import commit_version_rows
 from corpus.store.catalog import DECISIONS, FILES, MINHASH, SHARDS, Catalog
 from corpus.store.versions import commit_version_files
 
@@ -35,9 +35,7 @@ def commit_tables(
         snapshots[table] = commit_version_files(catalog, dataset, table, version, uris, properties)
         on_step("commit", {"table": table, "snapshot_id": snapshots[table]})
     if shard_rows is not None:
-        snapshots[SHARDS] = commit_version_rows(
-            catalog, dataset, SHARDS, version, shard_rows, shards_schema()
-        )
+        snapshots[SHARDS] = commit_version_rows(catalog, dataset, SHARDS, version, shard_rows)
         on_step("commit", {"table": SHARDS, "snapshot_id": snapshots[SHARDS]})
     return snapshots
 

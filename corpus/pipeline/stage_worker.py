@@ -9,6 +9,7 @@ staged rows with the dedup drops and writes the version's data files.
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from dedup.records import (
 from heuristics.licenses import LicenseRuleStage
 from heuristics.stage import HeuristicsStage
 from tokenizer.config import ShardsConfig
-from tokenizer.phase import PartitionTokenizer, language_bytes_step, write_candidates
+from tokenizer.partition import tokenize_partition, tokens_by_lang
 
 #: Row-local stages applied at curation, in order. Intake, language and license facts
 #: already ran at ingest. Each rule stage keeps the first drop reason a file got.
@@ -61,30 +62,37 @@ def unit_name(uri: str) -> str:
     return hashlib.blake2b(uri.encode(), digest_size=8).hexdigest()
 
 
+@dataclass(frozen=True)
+class StagesArgs:
+    """What every `CurateWorker` of a run is built from (large values as object refs)."""
+
+    config: dict
+    version: str
+    run: str
+    partitions: int
+    superseded: Any
+    """Row keys of raw rows a later ingest replaced (`corpus.core.rowkeys.key_set`)."""
+    reusable: Any
+    """Content-hash keys whose MinHash signatures a previous version persisted."""
+    batch_rows: int
+    context: dict[str, Any]
+    """Global inputs of the stages (license evidence, opt-out entries), by name."""
+
+
 class CurateWorker:
     """Pass 1: raw data files -> stage chain -> staged rows and dedup candidates."""
 
-    def __init__(
-        self,
-        config: dict,
-        version: str,
-        run: str,
-        partitions: int,
-        superseded: np.ndarray,
-        reusable: np.ndarray,
-        batch_rows: int,
-        context: dict[str, Any],
-    ) -> None:
-        self.config = CurationConfig.from_dict(config)
-        resolved = {key: resolve(value) for key, value in context.items()}
+    def __init__(self, args: StagesArgs) -> None:
+        self.config = CurationConfig.from_dict(args.config)
+        resolved = {key: resolve(value) for key, value in args.context.items()}
         self.chain = StageChain(CURATE_STAGES, self.config, resolved)
-        self.version = version
-        self.run = run
-        self.partitions = partitions
-        self.superseded = resolve(superseded)
-        self.batch_rows = batch_rows
+        self.version = args.version
+        self.run = args.run
+        self.partitions = args.partitions
+        self.superseded = resolve(args.superseded)
+        self.batch_rows = args.batch_rows
         self.schema = staged_schema()
-        self.candidates = CandidateBuilder(self.config.dedup, resolve(reusable))
+        self.candidates = CandidateBuilder(self.config.dedup, resolve(args.reusable))
 
     def __call__(self, units: pa.Table) -> pa.Table:
         summary = CallSummary()
@@ -160,13 +168,24 @@ def _kept(rows: pa.Table) -> pa.Table:
     return rows.filter(pc.is_null(rows.column("drop_reason")))
 
 
-def language_bytes_task(run: str, part: int) -> dict[str, int]:
-    return language_bytes_step(_kept(final_rows(run, part)))
+def kept_rows(run: str, part: int) -> pa.Table:
+    """One partition's kept files, in file_id order (what the tokenizer phase reads)."""
+    return _kept(final_rows(run, part))
 
 
-def candidates_task(run: str, part: int, rates: dict[str, float], seed: int) -> dict[str, Any]:
-    uri = join(run, "tokenizer", "candidates", f"part-{part:05d}.parquet")
-    return write_candidates(_kept(final_rows(run, part)), rates, seed, uri)
+@dataclass(frozen=True)
+class FinishArgs:
+    """One partition's finish task: where the version's data files and shards go."""
+
+    run: str
+    part: int
+    version: str
+    decisions_folder: str
+    files_folder: str
+    model_uri: str | None
+    """The version's tokenizer; None: no token counts, no shards."""
+    shard_dir: str | None
+    shards: dict
 
 
 def finish_step(
@@ -184,19 +203,12 @@ def finish_step(
     staged = final_rows(run, part)
     shard_rows: list[dict[str, Any]] = []
     if model_uri is not None and shard_dir is not None:
-        kept_mask = pc.is_null(staged.column("drop_reason"))
-        tokenize = PartitionTokenizer(
-            read_bytes(model_uri), f"{shard_dir}/p{part:05d}", ShardsConfig(**(shards or {}))
+        staged, shard_rows = tokenize_partition(
+            staged,
+            read_bytes(model_uri),
+            f"{shard_dir}/p{part:05d}",
+            ShardsConfig(**(shards or {})),
         )
-        counts = tokenize(staged.filter(kept_mask))
-        tokens = np.zeros(staged.num_rows, dtype=np.int64)
-        tokens[np.flatnonzero(kept_mask.to_numpy(zero_copy_only=False))] = counts
-        staged = staged.set_column(
-            staged.schema.get_field_index("tokens"),
-            "tokens",
-            pa.array(tokens, pa.int64(), mask=~kept_mask.to_numpy(zero_copy_only=False)),
-        )
-        shard_rows = tokenize.close()
     name = f"{version}-{part:05d}"
     decisions_schema_ = decisions_schema(stage_columns())
     decisions = ParquetSink(decisions_folder, decisions_schema_, name=name)
@@ -210,23 +222,8 @@ def finish_step(
     summary.extra_files = files.close()
     result = summary.to_table().to_pylist()[0]
     result["shards"] = shard_rows
-    result["tokens_by_lang"] = _tokens_by_lang(kept) if model_uri else {}
+    result["tokens_by_lang"] = tokens_by_lang(kept) if model_uri else {}
     return result
-
-
-def _tokens_by_lang(kept: pa.Table) -> dict[str, dict[str, int]]:
-    """Tokens and characters of the kept files per language (fertility = chars / tokens)."""
-    if kept.num_rows == 0:
-        return {}
-    frame = pl.DataFrame(
-        {
-            "lang": pc.fill_null(kept["lang"], "unknown"),
-            "tokens": kept["tokens"],
-            "chars": pc.utf8_length(kept["content"]),
-        }
-    )
-    totals = frame.group_by("lang").agg(pl.col("tokens").sum(), pl.col("chars").sum())
-    return {lang: {"tokens": int(t), "chars": int(c)} for lang, t, c in totals.iter_rows()}
 
 
 def _apply_drops(staged: pa.Table, drops: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -3,24 +3,33 @@
 `codecorpus curate` already counts and shards with the version's own tokenizer;
 these functions redo it for another tokenizer, or train one on a version, without
 touching the version itself (shards of other tokenizers are added to `<ds>.shards`).
+Counting and sharding are phases (`corpus.pipeline.steps`): one named, retried task per
+data file of the version (`tokenizer.version`), spread over the cluster.
 """
 
+import tempfile
 from dataclasses import asdict
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pyiceberg.expressions import EqualTo
 
 from corpus.core.cluster import RunnerConfig, ray_session
-from corpus.core.storage import filesystem_for
+from corpus.pipeline.steps import Phase, run_phase
+from corpus.pipeline.tokenizer_phase import commit_version_rows
 from corpus.store.catalog import FILES, SHARDS, Catalog, data_file_uris
 from corpus.store.versions import Registry, Version
 from tokenizer.config import ShardsConfig
-from tokenizer.phase import PartitionTokenizer
+from tokenizer.manifest import shard_root, shards_schema
 from tokenizer.store import TokenizerStore
-
-COLUMNS = ["file_id", "repo", "lang", "content"]
+from tokenizer.version import (
+    CountArgs,
+    ShardArgs,
+    count_file,
+    merge_counts,
+    read_sorted,
+    resolve_model,
+    shard_file,
+)
 
 
 def _files(catalog: Catalog, dataset: str, version: Version) -> list[str]:
@@ -28,37 +37,16 @@ def _files(catalog: Catalog, dataset: str, version: Version) -> list[str]:
     return data_file_uris(table, version.files_snapshot_id, EqualTo("version", version.name))
 
 
-def _read(uri: str) -> pa.Table:
-    fs, path = filesystem_for(uri)
-    table = pq.read_table(path, filesystem=fs, columns=COLUMNS)
-    return table.sort_by("file_id")
-
-
-def _count_task(uri: str, model: bytes) -> pa.Table:
-    """Files, chars, bytes and tokens per language of one data file (`language_stats`)."""
-    from tokenizer.count import TokenCounter
-
-    return TokenCounter(model)(_read(uri))
-
-
-def _shard_task(uri: str, model: bytes, shard_dir: str, shards: dict) -> list[dict[str, Any]]:
-    writer = PartitionTokenizer(model, shard_dir, ShardsConfig(**shards))
-    writer(_read(uri))
-    return writer.close()
-
-
-def _resolve(catalog: Catalog, version: Version, tokenizer: str | None) -> tuple[str, bytes]:
+def _model(catalog: Catalog, version: Version, tokenizer: str | None) -> tuple[str, bytes]:
     store = TokenizerStore(catalog.settings.resolved_warehouse())
-    ident = tokenizer or version.lineage.tokenizer
-    if not ident:
-        from corpus.core.errors import CodecorpusError
+    return resolve_model(store, version.name, tokenizer or version.lineage.tokenizer)
 
-        raise CodecorpusError(
-            f"version {version.name!r} has no tokenizer; pass --tokenizer SHA "
-            "(`codecorpus tokenizer list`) or train one with `codecorpus tokenizer train`"
-        )
-    sha = store.resolve(ident)
-    return sha, store.load(sha)
+
+def _run_once(phase: Phase) -> dict[str, Any]:
+    """A phase whose results only this call needs: its marker goes to a temporary folder
+    (the driver alone reads and writes markers), gone once the call returns."""
+    with tempfile.TemporaryDirectory(prefix="codecorpus-tokens-") as run:
+        return run_phase(run, phase)
 
 
 def count_tokens(
@@ -72,18 +60,12 @@ def count_tokens(
     import ray
 
     version = Registry(catalog, dataset).get(name)
-    sha, model = _resolve(catalog, version, tokenizer)
-    from tokenizer.count import merge_language_stats
-
+    sha, model = _model(catalog, version, tokenizer)
     with ray_session(runner or RunnerConfig()):
-        task = ray.remote(_count_task).options(num_cpus=1, max_retries=3)
         model_ref = ray.put(model)
-        parts = ray.get([task.remote(u, model_ref) for u in _files(catalog, dataset, version)])
-    totals = {
-        row["lang"]: {"files": row["files"], "bytes": row["bytes"], "tokens": row["tokens"]}
-        for row in merge_language_stats(parts).to_pylist()
-    }
-    return sha, dict(sorted(totals.items()))
+        args = [CountArgs(uri, model_ref) for uri in _files(catalog, dataset, version)]
+        totals = _run_once(Phase("tokens-count", count_file, args, merge_counts))
+    return sha, totals
 
 
 def write_version_shards(
@@ -97,23 +79,25 @@ def write_version_shards(
     """Write a version's shards with a tokenizer and list them in `<ds>.shards`."""
     import ray
 
-    from corpus.pipeline.tokenizer_phase import commit_version_rows, shards_schema
-
     version = Registry(catalog, dataset).get(name)
-    sha, model = _resolve(catalog, version, tokenizer)
+    sha, model = _model(catalog, version, tokenizer)
     shards = shards or ShardsConfig(**version.config.get("shards", {}))
     table = catalog.ensure_table(dataset, SHARDS, shards_schema(), "version")
-    root = f"{table.location().rstrip('/')}/data/version={name}/tokenizer={sha[:16]}"
+    root = shard_root(table.location(), name, sha)
     with ray_session(runner or RunnerConfig()):
-        task = ray.remote(_shard_task).options(num_cpus=1, max_retries=3)
         model_ref = ray.put(model)
-        calls = [
-            task.remote(uri, model_ref, f"{root}/f{i:05d}", asdict(shards))
+        args = [
+            ShardArgs(uri, model_ref, f"{root}/f{i:05d}", asdict(shards))
             for i, uri in enumerate(_files(catalog, dataset, version))
         ]
-        rows = [row for part in ray.get(calls) for row in part]
-    commit_version_rows(catalog, dataset, SHARDS, name, rows, shards_schema(), tokenizer=sha)
+        written = _run_once(Phase("tokens-shards", shard_file, args, _concat_shards))
+    rows = written["shards"]
+    commit_version_rows(catalog, dataset, SHARDS, name, rows, tokenizer=sha)
     return sha, rows
+
+
+def _concat_shards(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"shards": [row for result in results for row in result["shards"]]}
 
 
 def train_on_version(
@@ -129,7 +113,7 @@ def train_on_version(
     available = {
         lang: entry.bytes for lang, entry in version.stats.languages.items() if entry.bytes
     }
-    batches = (_read(uri) for uri in _files(catalog, dataset, version))
+    batches = (read_sorted(uri) for uri in _files(catalog, dataset, version))
     trained = train_tokenizer(sample_documents(batches, config, available), config)
     record = {**trained.describe(), "dataset": dataset, "version": name}
     sha = TokenizerStore(catalog.settings.resolved_warehouse()).save(trained.model_bytes, record)

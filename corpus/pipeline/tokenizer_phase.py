@@ -1,19 +1,52 @@
-"""The tokenizer phase of curate and its bookkeeping: train or reuse a tokenizer on the
-kept files, token statistics of a version, and the shard manifest's rows."""
+"""The adapter between curate and `tokenizer/`: the tokenizer phase's steps over the run
+folder's partitions, where the version's shards go, and the shard manifest's commit.
 
-import pyarrow as pa
+What is computed (sampling rates, candidates, training, token counts, shards, token
+statistics) is `tokenizer`'s; this module reads the partitions' kept rows for it and
+does the catalog bookkeeping.
+"""
+
+from dataclasses import dataclass
 
 from corpus.core.cluster import RunnerConfig
 from corpus.core.exchange import join
 from corpus.pipeline.config import CurationConfig
-from corpus.pipeline.dedup_phase import Progress
-from corpus.pipeline.stage_worker import candidates_task, language_bytes_task
-from corpus.pipeline.steps import reported_step
-from corpus.store.catalog import Catalog, data_file_uris
-from tokenizer.phase import sampling_rates, train_from_candidates
+from corpus.pipeline.stage_worker import kept_rows
+from corpus.pipeline.steps import Phase, Progress, run_phase
+from corpus.store.catalog import SHARDS, Catalog, data_file_uris
+from tokenizer.manifest import manifest_table, shard_root, shards_schema, sum_counts
+from tokenizer.phase import (
+    TrainArgs,
+    language_bytes_step,
+    sampling_rates,
+    train_from_candidates,
+    write_candidates,
+)
 from tokenizer.sample import language_targets
 from tokenizer.store import TokenizerStore
-from tokenizer.write import SHARDS_SCHEMA
+
+
+@dataclass(frozen=True)
+class PartArgs:
+    run: str
+    part: int
+
+
+@dataclass(frozen=True)
+class SampleArgs:
+    run: str
+    part: int
+    rates: dict[str, float]
+    seed: int
+
+
+def language_bytes_task(run: str, part: int) -> dict[str, int]:
+    return language_bytes_step(kept_rows(run, part))
+
+
+def candidates_task(run: str, part: int, rates: dict[str, float], seed: int) -> dict:
+    uri = join(run, "tokenizer", "candidates", f"part-{part:05d}.parquet")
+    return write_candidates(kept_rows(run, part), rates, seed, uri)
 
 
 def version_tokenizer(
@@ -33,80 +66,44 @@ def version_tokenizer(
     if config.shards.tokenizer:
         return store.resolve(config.shards.tokenizer)
     parts = range(runner.partitions)
-
-    def step(name: str, task, args, combine):
-        return reported_step(run, name, task, args, combine, on_step)
-
-    available = step("tokenizer-bytes", language_bytes_task, [(run, p) for p in parts], _sum_counts)
+    available = run_phase(
+        run,
+        Phase("tokenizer-bytes", language_bytes_task, [PartArgs(run, p) for p in parts],
+              sum_counts),
+        on_step,
+    )  # fmt: skip
     if not available:
         return None  # nothing kept: nothing to tokenize
     train = config.tokenizer
     rates = sampling_rates(available, train)
-    step(
-        "tokenizer-sample",
-        candidates_task,
-        [(run, p, rates, train.seed) for p in parts],
-        _sum_counts,
-    )
+    sample = [SampleArgs(run, p, rates, train.seed) for p in parts]
+    run_phase(run, Phase("tokenizer-sample", candidates_task, sample, sum_counts), on_step)
     record = {"dataset": dataset, "version": version, "raw_snapshot_id": snapshot_id}
-    trained = step(
-        "tokenizer-train",
-        train_from_candidates,
-        [
-            (
-                join(run, "tokenizer", "candidates"),
-                language_targets(available, train),
-                train.to_dict(),
-                store.root,
-                record,
-                config.shards.shrink_vocab,
-            )
-        ],
-        lambda results: results[0],
+    training = TrainArgs(
+        join(run, "tokenizer", "candidates"),
+        language_targets(available, train),
+        train.to_dict(),
+        store.root,
+        record,
+        config.shards.shrink_vocab,
+    )
+    trained = run_phase(
+        run,
+        Phase("tokenizer-train", train_from_candidates, [training], lambda results: results[0]),
+        on_step,
     )
     return trained["sha256"]
 
 
-def _sum_counts(results: list[dict]) -> dict:
-    total: dict = {}
-    for result in results:
-        for key, value in result.items():
-            total[key] = total.get(key, 0) + value
-    return dict(sorted(total.items()))
-
-
-def token_stats(calls: list[dict], shards: list[dict], stats: dict, sha: str | None) -> dict:
-    """Tokens per language (into stats["languages"]), the tokenizer and the shard summary."""
+def shard_target(
+    catalog: Catalog, dataset: str, version: str, sha: str | None
+) -> tuple[str | None, str | None]:
+    """(model URI, shard folder) the finish step tokenizes with; (None, None) without one."""
     if sha is None:
-        return {"tokens": None}
-    by_lang: dict[str, int] = {}
-    chars: dict[str, int] = {}
-    for call in calls:
-        for lang, entry in call.get("tokens_by_lang", {}).items():
-            by_lang[lang] = by_lang.get(lang, 0) + entry["tokens"]
-            chars[lang] = chars.get(lang, 0) + entry["chars"]
-    by_lang = dict(sorted(by_lang.items()))
-    for lang, tokens in by_lang.items():
-        entry = stats["languages"].setdefault(lang, {"files": 0, "bytes": 0})
-        entry["tokens"] = tokens
-        entry["chars_per_token"] = round(chars[lang] / tokens, 3) if tokens else None
-        entry["bytes_per_token"] = round(entry["bytes"] / tokens, 3) if tokens else None
-    splits = _sum_counts(
-        [
-            {f"{s['split']}_tokens": s["tokens"], f"{s['split']}_documents": s["documents"]}
-            for s in shards
-        ]
-    )
-    return {
-        "tokens": sum(by_lang.values()),
-        "tokens_by_language": by_lang,
-        "tokenizer": sha,
-        "shards": {"count": len(shards), **splits},
-    }
-
-
-def shards_schema() -> pa.Schema:
-    return pa.schema([pa.field("version", pa.string(), nullable=False), *SHARDS_SCHEMA])
+        return None, None
+    model_uri = TokenizerStore(catalog.settings.resolved_warehouse()).model_path(sha)
+    table = catalog.ensure_table(dataset, SHARDS, shards_schema(), "version")
+    return model_uri, shard_root(table.location(), version, sha)
 
 
 def commit_version_rows(
@@ -115,16 +112,15 @@ def commit_version_rows(
     table_name: str,
     version: str,
     rows: list[dict],
-    schema: pa.Schema,
     tokenizer: str | None = None,
 ) -> int:
-    """Replace a version's rows (of one tokenizer, if given) of a small table (the shard
-    manifest), tagged with the version name; returns the snapshot."""
+    """Replace a version's rows (of one tokenizer, if given) of the shard manifest, tagged
+    with the version name; returns the snapshot."""
     from pyiceberg.expressions import And, EqualTo
 
     from corpus.store.versions import tag_staged_snapshot
 
-    table = pa.Table.from_pylist([{**r, "version": version} for r in rows], schema=schema)
+    table = manifest_table(rows, version)
 
     def replace(iceberg_table, tx) -> int:
         condition = EqualTo("version", version)
