@@ -88,6 +88,7 @@ def train_command(
             f"{unvalidated}: their validation loss is not measured (curate with "
             "shards.validation_fraction > 0)"
         )
+    _keep_lineage(catalog, found, run_dir)
     if nproc == 1 and hostfile is None:
         from trainer.train import train
 
@@ -119,6 +120,17 @@ def _launch(config: TrainConfig, spec: Any, validation: dict, nproc: int,
 
         raise TrainError(f"the deepspeed launcher exited with {done.returncode}; see above")
     return json.loads(result.read_text())
+
+
+def _keep_lineage(catalog: Catalog, mixture: Mixture, run_dir: Path) -> None:
+    """lineage.json (what made the model) and tokenizer.model, so the run stands alone."""
+    from tokenizer.store import TokenizerStore
+    from trainer.loading import write_lineage
+
+    lineage = {"dataset": mixture.dataset, "version": mixture.version, "mixture": mixture.id,
+               "tokenizer": mixture.tokenizer, "weights": dict(mixture.weights)}  # fmt: skip
+    model = TokenizerStore(catalog.settings.resolved_warehouse()).load(mixture.tokenizer)
+    write_lineage(run_dir, lineage, model)
 
 
 def _vocab_size(catalog: Catalog, tokenizer: str) -> int:
