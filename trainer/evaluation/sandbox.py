@@ -14,6 +14,7 @@ program, never an exception or a dead caller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -132,10 +133,8 @@ def _status(code: int) -> str:
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL everything left in the program's session (forks included) and reap it."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 
