@@ -8,6 +8,8 @@ and `tokenizer.model` there, so a run decodes text without the catalog.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +43,8 @@ class LoadedModel:
     lineage: dict[str, Any] = field(default_factory=dict)
     step: int | None = None
     """Optimizer steps of the checkpoint (runs only)."""
+    seq_len: int | None = None
+    """The context length it was trained with."""
 
 
 def write_lineage(run_dir: Path, lineage: dict[str, Any], tokenizer_bytes: bytes | None) -> None:
@@ -72,8 +76,8 @@ def checkpoint_dir(path: Path) -> Path | None:
     return None
 
 
-def run_model_config(checkpoints: Path) -> tuple[ModelConfig, int]:
-    """The model config (and step) a checkpoint was trained with: from the client state that
+def run_model_config(checkpoints: Path) -> tuple[ModelConfig, int, int]:
+    """(model config, step, seq_len) of a checkpoint: from the client state that
     `trainer.checkpoint.save` stores in DeepSpeed's model-states file."""
     import torch
 
@@ -87,7 +91,8 @@ def run_model_config(checkpoints: Path) -> tuple[ModelConfig, int]:
     state = torch.load(files[0], map_location="cpu", weights_only=False)
     if "config" not in state:
         raise ModelNotFound(f"{files[0]} holds no train config (not written by codecorpus train)")
-    return TrainConfig.from_dict(state["config"]).model_config(), int(state.get("step", 0))
+    train_config = TrainConfig.from_dict(state["config"])
+    return train_config.model_config(), int(state.get("step", 0)), train_config.seq_len
 
 
 def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
@@ -109,11 +114,14 @@ def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
         )
     from trainer.checkpoint import consolidated_weights
 
-    config, step = run_model_config(checkpoints)
+    config, step, seq_len = run_model_config(checkpoints)
     config = replace(config, attention="sdpa", dropout=0.0)
     model = MPT(config)
-    model.load_state_dict(consolidated_weights(checkpoints))
+    quiet = io.StringIO()  # zero_to_fp32 prints its progress, tqdm draws a bar
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        weights = consolidated_weights(checkpoints)
+    model.load_state_dict(weights)
     model = model.to(device).eval()
     run_dir = checkpoints.parent if checkpoints.name == "checkpoints" else checkpoints
     return LoadedModel(model, config, run_dir, "run", load_tokenizer(run_dir),
-                       read_lineage(run_dir), step)  # fmt: skip
+                       read_lineage(run_dir), step, seq_len)  # fmt: skip

@@ -8,6 +8,7 @@ import typer
 
 from corpus.cli.dedup import dedup_app
 from corpus.cli.diff_export import export_command, versions_diff
+from corpus.cli.eval import eval_app
 from corpus.cli.gc import gc_command
 from corpus.cli.generate import generate_command
 from corpus.cli.heuristics import heuristics_app
@@ -35,6 +36,7 @@ app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(shards_app, name="shards")
 app.add_typer(api_app)  # `keys` and `serve`
 app.add_typer(mixtures_app, name="mixtures")
+app.add_typer(eval_app, name="eval")
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)

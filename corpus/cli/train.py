@@ -88,7 +88,7 @@ def train_command(
             f"{unvalidated}: their validation loss is not measured (curate with "
             "shards.validation_fraction > 0)"
         )
-    _keep_lineage(catalog, found, run_dir)
+    _keep_lineage(catalog, found, run_dir, validation)
     if nproc == 1 and hostfile is None:
         from trainer.train import train
 
@@ -122,13 +122,15 @@ def _launch(config: TrainConfig, spec: Any, validation: dict, nproc: int,
     return json.loads(result.read_text())
 
 
-def _keep_lineage(catalog: Catalog, mixture: Mixture, run_dir: Path) -> None:
+def _keep_lineage(catalog: Catalog, mixture: Mixture, run_dir: Path,
+                  validation: dict[str, list[str]]) -> None:  # fmt: skip
     """lineage.json (what made the model) and tokenizer.model, so the run stands alone."""
     from tokenizer.store import TokenizerStore
     from trainer.loading import write_lineage
 
     lineage = {"dataset": mixture.dataset, "version": mixture.version, "mixture": mixture.id,
-               "tokenizer": mixture.tokenizer, "weights": dict(mixture.weights)}  # fmt: skip
+               "tokenizer": mixture.tokenizer, "weights": dict(mixture.weights),
+               "validation": validation}  # fmt: skip
     model = TokenizerStore(catalog.settings.resolved_warehouse()).load(mixture.tokenizer)
     write_lineage(run_dir, lineage, model)
 

@@ -1,7 +1,7 @@
 """A tiny model trained for real, shared by the generation, evaluation and export tests.
 
 A 600-piece SentencePiece tokenizer (our code settings) is trained on click's and typer's
-sources and numpy's C headers; shards of those files in its ids feed 12 ZeRO-2 steps of the
+sources and numpy's C headers; shards of those files in its ids feed 40 ZeRO-2 steps of the
 "tiny" MPT on one CPU rank. The run folder holds what `codecorpus train` leaves: checkpoints,
 lineage.json and tokenizer.model.
 """
@@ -68,14 +68,14 @@ def tiny_run(tmp_path_factory) -> TinyRun:
     spec = MixtureSpec(tuple(components), 60_000, SEQ_LEN, seed=1)
     run_dir = root / "run"
     config = TrainConfig(
-        model="tiny", seq_len=SEQ_LEN, micro_batch=8, grad_accum=1, max_steps=12, lr=3e-3,
+        model="tiny", seq_len=SEQ_LEN, micro_batch=8, grad_accum=1, max_steps=40, lr=3e-3,
         schedule={"warmup_steps": 2}, eval_windows=8, progress=False, zero_stage=2,
         run_dir=run_dir, model_overrides={"vocab_size": VOCAB},
     )  # fmt: skip
     result = train(config, spec, validation)
     assert result.losses[-1] < result.losses[0]
     lineage = {"dataset": "fixture", "version": "v1", "mixture": "m" * 32,
-               "tokenizer": trained.sha256}  # fmt: skip
+               "tokenizer": trained.sha256, "validation": validation}  # fmt: skip
     write_lineage(run_dir, lineage, trained.model_bytes)
     assert np.isfinite(result.val_loss)
     return TinyRun(run_dir, validation, held_out)

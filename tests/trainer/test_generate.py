@@ -22,7 +22,7 @@ def _ids(loaded, texts=PROMPTS):
 
 
 def test_run_folder_loads_with_its_tokenizer_and_lineage(loaded, tiny_run):
-    assert loaded.kind == "run" and loaded.step == 12
+    assert loaded.kind == "run" and loaded.step == 40
     assert loaded.config.vocab_size == 600 and loaded.tokenizer.vocab_size == 600
     assert loaded.lineage["version"] == "v1"
     # the checkpoints folder itself works too

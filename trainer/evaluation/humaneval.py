@@ -106,7 +106,8 @@ def evaluate_model(
     top_p: float = 0.95, max_new_tokens: int = 256, limit: int | None = None, seed: int = 0,
     limits: SandboxLimits | None = None, workers: int = 2,
 ) -> dict[str, Any]:  # fmt: skip
-    """Generate, execute, score; write humaneval.jsonl (per sample) and humaneval.json."""
+    """Generate, execute, score; write one record per sample to humaneval_samples.jsonl in
+    `out_dir`, return the summary."""
     from trainer.generate import Decoder, SamplingConfig, generate
 
     if loaded.tokenizer is None:
@@ -127,10 +128,9 @@ def evaluate_model(
     summary = {**summarize(records, ks), "temperature": temperature, "top_p": sampling.top_p,
                "max_new_tokens": max_new_tokens, "isolated": all(r["isolated"] for r in records)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "humaneval.jsonl").open("w") as f:
+    with (out_dir / "humaneval_samples.jsonl").open("w") as f:
         for r in records:
             f.write(json.dumps(r) + "\n")
-    (out_dir / "humaneval.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
