@@ -9,6 +9,7 @@ import typer
 from corpus.cli.dedup import dedup_app
 from corpus.cli.diff_export import export_command, versions_diff
 from corpus.cli.eval import eval_app
+from corpus.cli.export_model import export_model_command
 from corpus.cli.gc import gc_command
 from corpus.cli.generate import generate_command
 from corpus.cli.heuristics import heuristics_app
@@ -44,6 +45,7 @@ app.command("gc")(gc_command)
 app.command("train")(train_command)
 app.command("sweep")(sweep)
 app.command("generate")(generate_command)
+app.command("export-model")(export_model_command)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)
