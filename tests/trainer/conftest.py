@@ -9,6 +9,7 @@ lineage.json and tokenizer.model.
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -27,6 +28,9 @@ class TinyRun:
     """Validation shard prefixes per language."""
     texts: dict[str, list[str]]
     """The validation documents (text) per language, in shard order."""
+    spec: Any
+    """The trainer.data.MixtureSpec it trained on."""
+    tokenizer_bytes: bytes
 
 
 def _python_texts() -> list[str]:
@@ -78,4 +82,4 @@ def tiny_run(tmp_path_factory) -> TinyRun:
                "tokenizer": trained.sha256, "validation": validation}  # fmt: skip
     write_lineage(run_dir, lineage, trained.model_bytes)
     assert np.isfinite(result.val_loss)
-    return TinyRun(run_dir, validation, held_out)
+    return TinyRun(run_dir, validation, held_out, spec, trained.model_bytes)
