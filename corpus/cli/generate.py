@@ -38,9 +38,14 @@ def generate_command(
         raise ConfigError(f"{loaded.source} keeps no tokenizer.model: train it with "
                           "`codecorpus train` (which stores it) or export it again")  # fmt: skip
     sampling = SamplingConfig(max_new_tokens, temperature, top_p, seed,
-                              tuple(s.encode().decode("unicode_escape") for s in stop))  # fmt: skip
+                              tuple(_unescape(s) for s in stop))  # fmt: skip
     tok = loaded.tokenizer
     (done,) = generate(loaded.model, [tok.encode(prompt)], sampling, eod_id=tok.eod_id,
                        decode=tok.decode)  # fmt: skip
     console.print(prompt + done.text, markup=False, highlight=False, end="")
     console.print(f"\n[dim]-- {len(done.ids)} tokens, finished by {done.finish}[/]")
+
+
+def _unescape(text: str) -> str:
+    """'\\n' typed on a command line -> a newline; other characters stay as they are."""
+    return text.encode("latin-1", "backslashreplace").decode("unicode_escape")

@@ -70,3 +70,10 @@ def test_cli_generate_eval_and_show(tiny_run):
     assert shown.exit_code == 0 and "pass@2" in shown.output and "fixture@v1" in shown.output
     metrics = [json.loads(x) for x in (tiny_run.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {"bits_per_byte", "humaneval"} <= {m.get("eval") for m in metrics}
+
+
+def test_stop_sequences_typed_on_the_command_line_are_unescaped():
+    from corpus.cli.generate import _unescape
+
+    assert _unescape(r"\ndef ") == "\ndef "
+    assert _unescape("ünï\\t") == "ünï\t"  # non-ASCII survives
