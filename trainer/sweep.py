@@ -72,6 +72,8 @@ def trial_train_config(config: SweepConfig, trial: Trial, vocab_size: int, folde
     data.update(model=trial.model, seed=config.seed)
     if config.checkpoints:
         data.update(run_dir=folder, resume=True)
+    elif config.evaluate.enabled:  # the evaluation loads the final checkpoint
+        data.update(run_dir=folder)
     return TrainConfig.from_dict(data)
 
 
@@ -82,8 +84,13 @@ def run_trial(
     validation: Mapping[str, Sequence[str]] | None,
     folder: Path,
     seed: int,
+    evaluate: Any = None,
+    tokenizer_bytes: bytes | None = None,
 ) -> dict[str, Any]:
-    """Train one trial (in the current process) and return its results-table row."""
+    """Train one trial (in the current process) and return its results-table row.
+
+    `evaluate` (sweep_config.EvalSettings) adds bits per byte and pass@k of the final model,
+    which need the mixture's tokenizer (`tokenizer_bytes`)."""
     from trainer.data import DocumentOrder
     from trainer.train import train
 
@@ -113,9 +120,48 @@ def run_trial(
         "tokens_per_s": result.tokens_per_s,
         "mfu": result.mfu,
         "wall_s": wall,
+        "evals": _evaluate(folder, evaluate, tokenizer_bytes, validation, train_config),
         "seed": seed,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _evaluate(folder: Path, evaluate: Any, tokenizer_bytes: bytes | None,
+              validation: Mapping[str, Sequence[str]] | None, train_config: Any
+              ) -> dict[str, Any]:  # fmt: skip
+    """The trial's evaluations ({} when none are asked for); its checkpoint is removed
+    afterwards unless the sweep keeps checkpoints (resume set)."""
+    if evaluate is None or not evaluate.enabled:
+        return {}
+    import shutil
+
+    from trainer.evaluation.record import record_eval
+    from trainer.loading import load_model, write_lineage
+
+    if not tokenizer_bytes:
+        raise SweepError("evaluate needs the mixture's tokenizer: pass tokenizer_bytes")
+    write_lineage(folder, {"validation": dict(validation or {})}, tokenizer_bytes)
+    loaded = load_model(folder)
+    evals: dict[str, Any] = {}
+    if evaluate.bits_per_byte:
+        from trainer.evaluation.bpb import evaluate_bpb
+
+        evals.update(evaluate_bpb(loaded, validation))
+        record_eval(folder, "bits_per_byte", evals)
+    if evaluate.humaneval_samples:
+        from trainer.evaluation.humaneval import evaluate_model
+
+        samples = evaluate.humaneval_samples
+        summary = evaluate_model(
+            loaded, samples, evaluate.humaneval_k, folder / "eval",
+            temperature=0.0 if samples == 1 else 0.8, limit=evaluate.humaneval_problems,
+            max_new_tokens=evaluate.max_new_tokens,
+        )  # fmt: skip
+        record_eval(folder, "humaneval", summary)
+        evals.update({k: v for k, v in summary.items() if k.startswith("pass@")})
+    if not train_config.resume:
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    return evals
 
 
 def run_sweep(
@@ -127,11 +173,13 @@ def run_sweep(
     validation: Mapping[str, Sequence[str]] | None = None,
     ray_address: str | None = None,
     on_event: Event | None = None,
+    tokenizer_bytes: bytes | None = None,
 ) -> SweepReport:
     """Train the grid's pending trials, then fit and plot every finished trial of the grid.
 
     `base_spec`: the mixture's MixtureSpec (trainer.data); `validation`: validation shard
-    prefixes per language (needed: the table's loss is the validation loss).
+    prefixes per language (needed: the table's loss is the validation loss);
+    `tokenizer_bytes`: the mixture's SentencePiece model, needed by `config.evaluate`.
     """
     if not validation:
         raise SweepError(
@@ -155,7 +203,7 @@ def run_sweep(
             emit("skipped", trial, {})
     if pending:
         _run_on_ray(config, base_spec, pending, configs, validation, table, out, report,
-                    emit, ray_address)  # fmt: skip
+                    emit, ray_address, tokenizer_bytes)  # fmt: skip
     report.rows = table.rows([t.id for t in trials])
     report.fit = fit_sweep(runs_from_rows(report.rows), config.fit.free)
     (out / "fit.json").write_text(json.dumps(report.fit.to_dict(), indent=2))
@@ -176,6 +224,7 @@ def _run_on_ray(
     report: SweepReport,
     emit: Event,
     ray_address: str | None,
+    tokenizer_bytes: bytes | None = None,
 ) -> None:
     import ray
 
@@ -187,7 +236,8 @@ def _run_on_ray(
         for trial in pending:
             spec = trial_spec(base_spec, trial, config.seed)
             ref = remote.remote(trial, spec, configs[trial.id], dict(validation),
-                                out / "trials" / trial.id, config.seed)  # fmt: skip
+                                out / "trials" / trial.id, config.seed, config.evaluate,
+                                tokenizer_bytes)  # fmt: skip
             waiting[ref] = trial
         emit("submitted", pending[0], {"count": len(pending)})
         while waiting:

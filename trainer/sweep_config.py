@@ -64,6 +64,42 @@ class FitSettings(ConfigBase):
 
 
 @dataclass(frozen=True)
+class EvalSettings(ConfigBase):
+    """What each trial measures after training, beside the validation loss."""
+
+    section = "sweep.evaluate"
+
+    bits_per_byte: bool = False
+    """Bits per byte per language on the validation shards, and on the HumanEval probe."""
+    humaneval_samples: int = 0
+    """Completions per HumanEval problem for pass@k (0: no HumanEval)."""
+    humaneval_k: tuple[int, ...] = (1,)
+    humaneval_problems: int | None = None
+    """Only the first N problems (None: all 164)."""
+    max_new_tokens: int = 128
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bits_per_byte, bool):
+            raise ConfigError(f"evaluate.bits_per_byte must be true or false, "
+                              f"got {self.bits_per_byte!r}")  # fmt: skip
+        ks = (self.humaneval_k,) if isinstance(self.humaneval_k, int) else self.humaneval_k
+        ks = tuple(ks)
+        if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
+            raise ConfigError(f"evaluate.humaneval_k must list integers >= 1, got {ks!r}")
+        object.__setattr__(self, "humaneval_k", ks)
+        if not isinstance(self.humaneval_samples, int) or self.humaneval_samples < 0:
+            raise ConfigError("evaluate.humaneval_samples must be an integer >= 0")
+        if self.humaneval_samples and self.humaneval_samples < max(ks):
+            raise ConfigError(f"evaluate: pass@{max(ks)} needs humaneval_samples >= {max(ks)}")
+        if self.humaneval_problems is not None and not 1 <= self.humaneval_problems <= 164:
+            raise ConfigError("evaluate.humaneval_problems must be in 1..164 or null")
+
+    @property
+    def enabled(self) -> bool:
+        return self.bits_per_byte or self.humaneval_samples > 0
+
+
+@dataclass(frozen=True)
 class SweepConfig(ConfigBase):
     """A grid of training runs over unique-token budgets, epochs and model sizes."""
 
@@ -88,6 +124,9 @@ class SweepConfig(ConfigBase):
     the output folders, which the sweep sets per trial)."""
     fit: FitSettings = field(default_factory=FitSettings)
     """The scaling-law fit on the results."""
+    evaluate: EvalSettings = field(default_factory=EvalSettings)
+    """Bits per byte and HumanEval pass@k of each trial's final model (needs a checkpoint:
+    written for the evaluation, removed after it unless `checkpoints`)."""
     checkpoints: bool = False
     """Keep each trial's checkpoints in <out>/trials/<id>/ (an interrupted trial then resumes
     from its last one); off, trials write none (a sweep of large models would fill the disk)."""
@@ -139,6 +178,8 @@ class SweepConfig(ConfigBase):
             raise ConfigError(f"sweep checkpoints must be true or false, got {self.checkpoints!r}")
         if isinstance(self.fit, dict):
             object.__setattr__(self, "fit", _build(FitSettings, "fit", self.fit))
+        if isinstance(self.evaluate, dict):
+            object.__setattr__(self, "evaluate", _build(EvalSettings, "evaluate", self.evaluate))
 
     def _tuple(self, name: str, kind: type) -> None:
         """Coerce a list axis to a tuple of `kind`, refusing values of the wrong type."""

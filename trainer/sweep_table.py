@@ -38,6 +38,7 @@ SCHEMA = pa.schema(
         pa.field("tokens_per_s", pa.float64()),
         pa.field("mfu", pa.float64()),
         pa.field("wall_s", pa.float64()),
+        pa.field("evals", pa.string()),  # JSON object: bits per byte, pass@k ({} if none)
         pa.field("seed", pa.int64()),
         pa.field("finished_at", pa.string()),
     ]
@@ -62,6 +63,10 @@ class ResultsTable:
             raise SweepError(
                 f"cannot read the sweep results {self.parquet}: {exc}; move it away to start over"
             ) from exc
+        if "evals" not in table.schema.names and len(table.schema.names) == len(COLUMNS) - 1:
+            # a table from before evaluations: none recorded
+            empty = pa.array(["{}"] * len(table), pa.string())
+            table = table.add_column(COLUMNS.index("evals"), "evals", empty)
         if table.schema.names != list(COLUMNS):
             raise SweepError(
                 f"{self.parquet} has columns {table.schema.names}, not a sweep's {list(COLUMNS)}: "
@@ -75,6 +80,7 @@ class ResultsTable:
         rows = self.read().to_pylist()
         for row in rows:
             row["val_loss_by_language"] = json.loads(row["val_loss_by_language"] or "{}")
+            row["evals"] = json.loads(row["evals"] or "{}")
         if ids is None:
             return rows
         by_id = {row["trial_id"]: row for row in rows}
@@ -85,11 +91,12 @@ class ResultsTable:
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Add one finished trial (replacing an earlier row of the same trial)."""
-        missing = sorted(set(COLUMNS) - set(row))
+        missing = sorted(set(COLUMNS) - set(row) - {"evals"})
         if missing:
             raise SweepError(f"result row lacks {missing}")
-        record = {name: row[name] for name in COLUMNS}
+        record = {name: row.get(name) for name in COLUMNS}
         record["val_loss_by_language"] = json.dumps(row["val_loss_by_language"], sort_keys=True)
+        record["evals"] = json.dumps(row.get("evals") or {}, sort_keys=True)
         old = self.read()
         old = old.filter(pc.not_equal(old["trial_id"], record["trial_id"]))
         table = pa.concat_tables([old, pa.Table.from_pylist([record], schema=SCHEMA)])
@@ -102,10 +109,14 @@ def _spread(table: pa.Table) -> pa.Table:
     """The table with `val_loss_by_language` spread over `val_loss.<language>` columns."""
     decoded = [json.loads(v or "{}") for v in table.column("val_loss_by_language").to_pylist()]
     languages = sorted({lang for losses in decoded for lang in losses})
-    table = table.drop_columns(["val_loss_by_language"])
+    evals = [json.loads(v or "{}") for v in table.column("evals").to_pylist()]
+    table = table.drop_columns(["val_loss_by_language", "evals"])
     for lang in languages:
         values = [losses.get(lang) for losses in decoded]
         table = table.append_column(f"val_loss.{lang}", pa.array(values, pa.float64()))
+    for name in sorted({k for e in evals for k, v in e.items() if isinstance(v, int | float)}):
+        values = [e.get(name) for e in evals]
+        table = table.append_column(name, pa.array(values, pa.float64()))
     return table
 
 

@@ -9,7 +9,10 @@ import typer
 from corpus.cli.config import config_app
 from corpus.cli.dedup import dedup_app
 from corpus.cli.diff_export import export_command, versions_diff
+from corpus.cli.eval import eval_app
+from corpus.cli.export_model import export_model_command
 from corpus.cli.gc import gc_command
+from corpus.cli.generate import generate_command
 from corpus.cli.heuristics import heuristics_app
 from corpus.cli.keys import api_app
 from corpus.cli.licenses import licenses_app, optout_app
@@ -39,12 +42,15 @@ app.add_typer(mixtures_app, name="mixtures")
 app.add_typer(config_app, name="config")
 app.add_typer(index_app, name="index")
 app.command("lookup")(lookup_command)
+app.add_typer(eval_app, name="eval")
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)
 app.command("gc")(gc_command)
 app.command("train")(train_command)
 app.command("sweep")(sweep)
+app.command("generate")(generate_command)
+app.command("export-model")(export_model_command)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML curation config (see docs).", exists=True)

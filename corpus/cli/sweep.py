@@ -37,7 +37,8 @@ def sweep(
 
     settings = SweepConfig.from_file(config)
     seq_len = settings.train.get("seq_len", 128)
-    inputs = training_inputs(Catalog(), mixture, seq_len, dataset=dataset, version=version,
+    catalog = Catalog()
+    inputs = training_inputs(catalog, mixture, seq_len, dataset=dataset, version=version,
                              seed=settings.seed, shard_root=shard_root)  # fmt: skip
     found, base, validation = inputs.mixture, inputs.spec, inputs.validation
     info = MixtureInfo.from_mixture(found, inputs.vocab_size)
@@ -45,8 +46,15 @@ def sweep(
         f"sweep on {dataset}@{version} mixture {mixture[:12]} ({', '.join(found.weights)}): "
         f"{settings.mode}, models {', '.join(settings.models)}; results in {out}"
     )
+    tokenizer_bytes = None
+    if settings.evaluate.enabled:
+        from tokenizer.store import TokenizerStore
+
+        tokenizer_bytes = TokenizerStore(catalog.settings.resolved_warehouse()).load(
+            found.tokenizer)  # fmt: skip
     report = run_sweep(settings, base, info, out, validation=validation,
-                       ray_address=ray_address, on_event=_printer(console))  # fmt: skip
+                       ray_address=ray_address, on_event=_printer(console),
+                       tokenizer_bytes=tokenizer_bytes)  # fmt: skip
     if report.rows:
         console.print(_table(report.rows))
     for line in report.fit.lines():
@@ -76,7 +84,9 @@ def _printer(console: Any):
                 f"[{counts['done']}/{counts['total']}] {trial.label()}: val loss "
                 f"[bold]{info['val_loss']:.4f}[/], {info['steps']} steps, "
                 f"{info['tokens_per_s']:,.0f} tok/s, {info['wall_s']:.1f} s"
-            )
+                + "".join(f", {k} {v:.4f}" for k, v in (info.get("evals") or {}).items()
+                          if isinstance(v, int | float))
+            )  # fmt: skip
         elif kind == "failed":
             counts["done"] += 1
             console.print(

@@ -64,6 +64,8 @@ def prepare_training(
     for component in inputs.spec.components:  # missing shards fail here, not in N ranks
         for ref in component.shards:
             local_prefix(component.language, ref)
+    if config.run_dir is not None:
+        _keep_lineage(catalog, inputs.mixture, Path(config.run_dir), inputs.validation)
     return TrainingJob(inputs.mixture, config, inputs.spec, inputs.validation)
 
 
@@ -91,3 +93,17 @@ def run_training(job: TrainingJob, nproc: int = 1, hostfile: Path | None = None)
 
         raise TrainError(f"the deepspeed launcher exited with {done.returncode}; see above")
     return json.loads(result.read_text())
+
+
+def _keep_lineage(
+    catalog: Catalog, mixture: Mixture, run_dir: Path, validation: dict[str, list[str]]
+) -> None:
+    """lineage.json (what made the model) and tokenizer.model, so the run stands alone."""
+    from tokenizer.store import TokenizerStore
+    from trainer.loading import write_lineage
+
+    lineage = {"dataset": mixture.dataset, "version": mixture.version, "mixture": mixture.id,
+               "tokenizer": mixture.tokenizer, "weights": dict(mixture.weights),
+               "validation": validation}  # fmt: skip
+    model = TokenizerStore(catalog.settings.resolved_warehouse()).load(mixture.tokenizer)
+    write_lineage(run_dir, lineage, model)

@@ -26,7 +26,7 @@ def _row(trial_id: str, epochs: float, loss: float, model: str = "tiny", tokens:
         "unique_tokens": unique, "epochs": tokens / unique, "planned_tokens": tokens,
         "planned_unique": unique, "planned_epochs": epochs, "steps": 10, "val_loss": loss,
         "val_loss_by_language": {"Python": loss - 0.1, "C": loss + 0.1}, "train_loss": loss,
-        "tokens_per_s": 1000.0, "mfu": None, "wall_s": 1.5, "seed": 0,
+        "tokens_per_s": 1000.0, "mfu": None, "wall_s": 1.5, "evals": {}, "seed": 0,
         "finished_at": "2026-01-01T00:00:00+00:00",
     }  # fmt: skip
 
@@ -152,3 +152,33 @@ def test_plot_writes_a_png(tmp_path) -> None:
     skipped = fit_sweep(runs[:1])
     assert _png(plot_sweep(rows[:3], skipped, tmp_path / "nofit.png")) == (1200, 600)
     assert math.isclose(rows[0]["epochs"], 1.0)
+
+
+def test_trial_evaluations_round_trip_and_spread_in_the_csv(tmp_path) -> None:
+    table = ResultsTable(tmp_path)
+    table.append({**_row("a", 1, 3.0), "evals": {"bits_per_byte": 2.5, "pass@1": 0.25,
+                                                "bits_per_byte_by_language": {"C": 2.0}}})
+    no_evals = _row("b", 2, 3.1)
+    del no_evals["evals"]  # rows without evaluations are fine too
+    table.append(no_evals)
+    rows = {r["trial_id"]: r for r in table.rows()}
+    assert rows["a"]["evals"]["bits_per_byte_by_language"] == {"C": 2.0}
+    assert rows["b"]["evals"] == {}
+    csv = {r["trial_id"]: r for r in pacsv.read_csv(tmp_path / "results.csv").to_pylist()}
+    assert csv["a"]["bits_per_byte"] == 2.5 and csv["a"]["pass@1"] == 0.25
+    assert csv["b"]["bits_per_byte"] is None
+
+
+def test_a_table_from_before_evaluations_still_reads(tmp_path) -> None:
+    import pyarrow as pa
+
+    from trainer.sweep_table import SCHEMA
+
+    old = SCHEMA.remove(SCHEMA.get_field_index("evals"))
+    row = {k: v for k, v in _row("a", 1, 3.0).items() if k != "evals"}
+    row["val_loss_by_language"] = "{}"
+    pq.write_table(pa.Table.from_pylist([row], schema=old), tmp_path / "results.parquet")
+    table = ResultsTable(tmp_path)
+    assert table.rows()[0]["evals"] == {} and table.trial_ids() == {"a"}
+    table.append(_row("b", 2, 3.1))
+    assert pq.read_table(tmp_path / "results.parquet").schema.names == list(COLUMNS)

@@ -269,3 +269,32 @@ def test_weight_decay_is_decoupled_and_spares_norms():
     assert all("norm" in names[id(p)] for p in plain["params"])
     assert all(p.dim() == 2 for p in decay["params"])
     assert len(decay["params"]) + len(plain["params"]) == len(list(model.parameters()))
+
+
+def test_a_two_rank_zero3_run_loads_for_generation(runs, data):
+    """load_model consolidates the partitioned checkpoint: its validation loss is the run's,
+    and cached decoding of it equals recomputing (trainer.generate)."""
+    import torch
+    import torch.nn.functional as F
+
+    from trainer.data import validation_windows
+    from trainer.generate import SamplingConfig, generate
+    from trainer.loading import load_model
+
+    results, configs = runs
+    loaded = load_model(configs["zero3"].run_dir)
+    assert loaded.step == STEPS and loaded.seq_len == SEQ_LEN
+    _, validation = data
+    total = count = 0.0
+    with torch.no_grad():
+        for windows in validation_windows(validation, SEQ_LEN, BASE["eval_windows"]).values():
+            x = torch.from_numpy(windows)
+            logits, _ = loaded.model(x[:, :-1])
+            total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)),
+                                           x[:, 1:].reshape(-1), reduction="sum"))  # fmt: skip
+            count += x[:, 1:].numel()
+    assert total / count == pytest.approx(results["zero3"].val_loss, rel=1e-5)
+    prompt = [int(t) for t in validation_windows(validation, SEQ_LEN, 1)["python"][0][:10]]
+    sampling = SamplingConfig(max_new_tokens=12, stop_at_eod=False)
+    cached = generate(loaded.model, [prompt], sampling)[0].ids
+    assert cached == generate(loaded.model, [prompt], sampling, use_cache=False)[0].ids

@@ -70,6 +70,10 @@ def test_train_a_mixture_on_two_ranks(home, mixture, tmp_path):
     assert job["config"]["model_overrides"]["vocab_size"] == 1000  # the tokenizer's
     assert sorted(c["language"] for c in job["mixture"]["components"]) == languages
     assert (out / "checkpoints" / "latest").read_text() == "step00000003"
+    lineage = json.loads((out / "lineage.json").read_text())  # what made the model
+    assert (lineage["dataset"], lineage["version"], lineage["mixture"]) == ("ds", "v1", mixture_id)
+    assert sorted(lineage["validation"]) == languages
+    assert (out / "tokenizer.model").stat().st_size > 0
 
 
 def test_errors_are_one_clear_line(home, mixture):
@@ -93,3 +97,40 @@ def test_missing_shards_are_named(home, mixture, tmp_path):
     finally:
         moved.rename(shard)
     assert missing.returncode == 2 and "is missing" in missing.stdout, missing.stdout
+
+
+def test_a_model_of_the_curated_version_exports_and_generates_the_same(home, mixture, tmp_path):
+    """Trained by `codecorpus train` on the curated sample corpus (what `codecorpus demo`
+    builds), exported to HF and GGUF through the CLI: the reloaded models decode the same
+    greedy tokens as the run, in our decoder and in transformers."""
+    import torch
+    from transformers import MptForCausalLM
+
+    from trainer.export_gguf import load_gguf
+    from trainer.generate import SamplingConfig, generate
+    from trainer.loading import load_model
+
+    mixture_id, _ = mixture
+    config = tmp_path / "train.yaml"
+    config.write_text("model: tiny\nseq_len: 32\nmicro_batch: 4\nzero_stage: 1\neval_windows: 2\n")
+    out = tmp_path / "run"
+    done = _cli("train", "ds", "-v", "v1", "-m", mixture_id, "--config", str(config),
+                "--out", str(out), "--max-steps", "4", home=home)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    for fmt in ("hf", "gguf"):
+        done = _cli("export-model", str(out), "--format", fmt, "--out", str(tmp_path / fmt),
+                    home=home)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    run = load_model(out)
+    assert run.lineage["version"] == "v1" and run.tokenizer.vocab_size == 1000
+    prompts = [run.tokenizer.encode(t) for t in ("import os\n", "def main():\n    ")]
+    greedy = SamplingConfig(max_new_tokens=16, stop_at_eod=False)
+    before = [c.ids for c in generate(run.model, prompts, greedy)]
+    assert [c.ids for c in generate(load_model(tmp_path / "hf").model, prompts, greedy)] == before
+    gguf = load_gguf(tmp_path / "gguf" / "model.gguf")
+    assert [c.ids for c in generate(gguf, prompts, greedy)] == before
+    hf = MptForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    for prompt, ids in zip(prompts, before, strict=True):
+        out_ids = hf.generate(torch.tensor([prompt]), max_new_tokens=16, min_new_tokens=16,
+                              do_sample=False, eos_token_id=None)  # fmt: skip
+        assert out_ids[0, len(prompt):].tolist() == ids
