@@ -50,12 +50,13 @@ def slots(spdx_id: str) -> tuple[Slot, ...]:
     tokens = _TOKEN.findall(_COMMENT.sub(" ", template))
     out = []
     for i, token in enumerate(tokens):
-        if not (token.startswith("__") and token.endswith("__")):
+        variable = re.fullmatch(r"__(\d+)__", token)
+        if variable is None:
             continue
         left = _fixed(reversed(tokens[:i]))[::-1]
         right = _fixed(tokens[i + 1 :])
         if len(left) + len(right) >= 2:  # one fixed word ("of", "by") places nothing
-            out.append(Slot(left, right, int(token.strip("_"))))
+            out.append(Slot(left, right, int(variable.group(1))))
     return tuple(out)
 
 
