@@ -63,6 +63,9 @@ TRUTH: dict[str, str] = {
     # "dual licensed (both MIT and PSF)": the repository holds both
     "parso": "MIT AND PSF-2.0", "tornado": "Apache-2.0", "zope.interface": "ZPL-2.1",
     "cssselect": "BSD-3-Clause", "lxml": "BSD-3-Clause",
+    # exceptions: pygit2's COPYING is the GPL-2.0 with libgit2's linking exception (the
+    # GCC-exception-2.0 text; PKG-INFO: "GPLv2 with linking exception", "only ... v2")
+    "pygit2": "GPL-2.0-only WITH GCC-exception-2.0",
 }  # fmt: skip
 #: Ids that name the same grant for this comparison (as tests/license_samples.py).
 EQUIVALENT = {"Python-2.0.1": "PSF-2.0", "Python-2.0": "PSF-2.0"}
