@@ -16,15 +16,23 @@ import argparse
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import pyarrow as pa
+
 from corpus.core.license_class import LicenseClass, license_class, licensing
 from corpus.licenses.evidence import analyse, evidence_kind, scope_of
-from corpus.licenses.scope import combine
+from corpus.licenses.headers import header_notice
+from corpus.licenses.scope import ScopeIndex, combine
+
+#: Source files per package whose header notices are read (sorted by path), as ingest would.
+HEADER_FILES = 20
+SOURCE_SUFFIXES = (".py", ".c", ".h", ".js", ".pyx", ".cpp", ".ts", ".go", ".rs", ".java")
 
 #: package -> SPDX expression its maintainers state (license files first, metadata second).
 TRUTH: dict[str, str] = {
@@ -55,6 +63,9 @@ TRUTH: dict[str, str] = {
     # "dual licensed (both MIT and PSF)": the repository holds both
     "parso": "MIT AND PSF-2.0", "tornado": "Apache-2.0", "zope.interface": "ZPL-2.1",
     "cssselect": "BSD-3-Clause", "lxml": "BSD-3-Clause",
+    # exceptions: pygit2's COPYING is the GPL-2.0 with libgit2's linking exception (the
+    # GCC-exception-2.0 text; PKG-INFO: "GPLv2 with linking exception", "only ... v2")
+    "pygit2": "GPL-2.0-only WITH GCC-exception-2.0",
 }  # fmt: skip
 #: Ids that name the same grant for this comparison (as tests/license_samples.py).
 EQUIVALENT = {"Python-2.0.1": "PSF-2.0", "Python-2.0": "PSF-2.0"}
@@ -101,6 +112,46 @@ def root_evidence(archive: Path) -> list[dict]:
     return rows
 
 
+def extract(archive: Path, into: Path) -> None:
+    """The package's root evidence files and its first HEADER_FILES source files (in archive
+    order)."""
+    sources = 0
+    for member, read in _members(archive):  # archive order
+        rel = member.split("/", 1)[1] if "/" in member else ""
+        if not rel:
+            continue
+        evidence = evidence_kind(rel) is not None and scope_of(rel) == ""
+        source = evidence_kind(rel) is None and rel.endswith(SOURCE_SUFFIXES)
+        if evidence or (source and sources < HEADER_FILES):
+            sources += 0 if evidence else 1
+            target = into / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(read())
+
+
+def predict(folder: Path) -> str | None:
+    """The license a file at the package root without a header of its own gets: the root
+    evidence, else the agreeing header notices of its source files (scope.ScopeIndex)."""
+    rows = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        data = path.read_bytes()[:MAX_BYTES]
+        if b"\0" in data[:8000]:
+            continue
+        text = data.decode("utf-8", errors="replace")
+        if evidence_kind(rel) is not None:
+            found = analyse(rel, text) if scope_of(rel) == "" else None
+            if found is not None:
+                rows.append({"repo": "", "scope": "", "path": rel, "kind": found.kind.value,
+                             "expression": found.expression, "score": found.score})  # fmt: skip
+        elif notice := header_notice(text):
+            rows.append({"repo": "", "scope": scope_of(rel), "path": rel, "kind": "header",
+                         "expression": notice.expression, "score": notice.score})  # fmt: skip
+    if not rows:
+        return None
+    return ScopeIndex(pa.Table.from_pylist(rows)).resolve("", "(root file)").expression
+
+
 def _members(archive: Path):
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as z:
@@ -135,6 +186,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/license-heldout"))
     parser.add_argument("--download", action="store_true")
+    parser.add_argument("--root-only", action="store_true",
+                        help="root evidence only, as before header notices were read")
     args = parser.parse_args()
     if args.download:
         download(args.dir, sorted(TRUTH))
@@ -144,8 +197,13 @@ def main() -> None:
         if archive is None:
             missing.append(name)
             continue
-        evidence = root_evidence(archive)
-        predicted = combine(evidence).expression if evidence else None
+        if args.root_only:  # the evidence of the root folder alone (before header notices)
+            evidence = root_evidence(archive)
+            predicted = combine(evidence).expression if evidence else None
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                extract(archive, Path(tmp))
+                predicted = predict(Path(tmp))
         rows.append((name, truth, predicted))
     single = [r for r in rows if " OR " not in r[1] and " AND " not in r[1]]
     exact = sum(same(p, t) for _, t, p in rows)

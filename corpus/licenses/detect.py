@@ -18,9 +18,11 @@ import re
 from dataclasses import dataclass, field
 
 from corpus.licenses.choice import Choice, find_choices
+from corpus.licenses.exceptions import find_exceptions, with_exceptions
 from corpus.licenses.matcher import MatchResult, match_text, reference_grams
 from corpus.licenses.names import UNKNOWN, names_in
 from corpus.licenses.normalize import ngrams, normalise
+from corpus.licenses.templates import in_slot
 
 #: Words of legal force; found in words no known license explains, they mean a
 #: modification or a license we do not know. Matched on normalised words.
@@ -41,6 +43,10 @@ _RESTRICTION = re.compile(
     r"\bpersonal\b|\bevaluation\b|\bdistribut\w* (?:is|are) not\b"
 )
 UNEXPLAINED = "LicenseRef-unexplained-text"
+#: What a template slot may not hold: the restrictions, less the modal negation the slot's
+#: own clause states ("the contributors may not be used to endorse").
+_SLOT_RESTRICTION = re.compile(_RESTRICTION.pattern.replace(
+    r"\b(?:shall|must|may|will|can) not\b|", "", 1))
 
 
 #: Shorter uncovered runs are wording variants the SPDX templates allow (e.g. BSD's
@@ -75,12 +81,15 @@ def detect(text: str) -> Finding:
     words = normalise(rest) if rest != text else normalise(text)
     licenses = list(result.ids)
     offered = [a for c in choices for a in c.alternatives]
-    spans = _uncovered(words, _grams_of(licenses))
+    exceptions = find_exceptions(text, ngrams(words))
+    extra = frozenset().union(*(e.grams for e in exceptions)) if exceptions else frozenset()
+    spans = _uncovered(words, _grams_of(licenses) | extra, licenses)
     named = [n for span in spans for n in names_in(span) if n not in licenses + offered]
     if named:
         licenses.extend(dict.fromkeys(named))
-        spans = _uncovered(words, _grams_of(licenses))
+        spans = _uncovered(words, _grams_of(licenses) | extra, licenses)
     suspicious = [s for s in spans if len(s.split()) >= MIN_SUSPICIOUS_WORDS and _LEGAL.search(s)]
+    licenses = with_exceptions(licenses, [e.spdx_id for e in exceptions])
     score = _score(result, licenses or offered)
     guess = result.best_guess.spdx_id if result.best_guess else None
     stated = _combine(licenses, choices)
@@ -130,8 +139,10 @@ def _grams_of(licenses: list[str]) -> set[tuple[str, ...]]:
     return out
 
 
-def _uncovered(words: list[str], explained: set[tuple[str, ...]]) -> list[str]:
-    """Runs of words that no explained trigram covers, as text."""
+def _uncovered(words: list[str], explained: set[tuple[str, ...]],
+               licenses: list[str] = ()) -> list[str]:  # fmt: skip
+    """Runs of words that no explained trigram covers, as text; runs that fill a replaceable
+    slot of one of `licenses`' templates (templates.py) and restrict nothing are explained."""
     covered = [False] * len(words)
     for i in range(len(words) - 2):
         if (words[i], words[i + 1], words[i + 2]) in explained:
@@ -139,17 +150,16 @@ def _uncovered(words: list[str], explained: set[tuple[str, ...]]) -> list[str]:
     # a few covered words between new ones ("commercial use [of the software] requires ...")
     # belong to the same inserted clause
     covered = _bridge(covered, MAX_BRIDGE_WORDS)
-    spans, current = [], []
-    for word, is_covered in zip(words, covered, strict=True):
-        if is_covered:
-            if current:
-                spans.append(" ".join(current))
-            current = []
-        else:
-            current.append(word)
-    if current:
-        spans.append(" ".join(current))
-    return spans
+    runs, start = [], None
+    for i, is_covered in enumerate([*covered, True]):
+        if not is_covered and start is None:
+            start = i
+        elif is_covered and start is not None:
+            runs.append((start, i))
+            start = None
+    return [" ".join(words[a:b]) for a, b in runs
+            if not (licenses and in_slot(words, a, b, list(licenses))
+                    and not _SLOT_RESTRICTION.search(" ".join(words[a:b])))]  # fmt: skip
 
 
 def _bridge(covered: list[bool], width: int) -> list[bool]:

@@ -3,7 +3,8 @@
 Evidence kinds, strongest first: license files (LICENSE*, LICENCE*, COPYING*,
 UNLICENSE, files under a LICENSES/ folder), manifests (declared licenses),
 README license sections, NOTICE files (names only). Per-file
-`SPDX-License-Identifier:` headers are read from every file.
+`SPDX-License-Identifier:` headers and license notices in leading comments (headers.py)
+are read from every other file.
 """
 
 import posixpath
@@ -21,6 +22,9 @@ class EvidenceKind(StrEnum):
     MANIFEST = "manifest"
     README = "readme"
     NOTICE = "notice"
+    HEADER = "header"
+    """A license notice in a file's leading comments (headers.py): it governs its own file;
+    a repository with no other evidence takes its headers' license when they agree."""
 
 
 #: Priority of kinds within one folder (lower wins).

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from corpus.core.license_class import license_class
 from corpus.licenses.evidence import analyse, evidence_kind, scope_of, spdx_header
+from corpus.licenses.headers import header_notice
 from corpus.licenses.scope import ScopeIndex, empty_evidence
 
 MAX_BYTES = 1 << 20
@@ -41,6 +42,15 @@ def explain_folder(root: Path) -> FolderReport:
             rows.append({"repo": "", "scope": scope_of(rel), "path": rel,
                          "kind": found.kind.value, "expression": found.expression,
                          "score": found.score})  # fmt: skip
+    notices: dict[str, object] = {}
+    for rel in files:
+        text = _text(root / rel) if evidence_kind(rel) is None else None
+        if text and spdx_header(text) is None and (notice := header_notice(text)):
+            notices[rel] = notice
+            report.evidence.append({"path": rel, "kind": "header", "expression": notice.expression,
+                                    "score": notice.score, "note": notice.note})  # fmt: skip
+            rows.append({"repo": "", "scope": scope_of(rel), "path": rel, "kind": "header",
+                         "expression": notice.expression, "score": notice.score})  # fmt: skip
     index = ScopeIndex(pa.Table.from_pylist(rows) if rows else empty_evidence())
     folders: dict[tuple, int] = {}
     for rel in files:
@@ -50,6 +60,13 @@ def explain_folder(root: Path) -> FolderReport:
             report.evidence.append({"path": rel, "kind": "header", "expression": header,
                                     "score": 1.0, "note": "SPDX-License-Identifier"})  # fmt: skip
             key = ("(SPDX headers)", header, rel, "a file's own header wins", None)
+        elif rel in notices:
+            notice = notices[rel]
+            differs = resolution.expression not in (None, notice.expression)
+            conflict = (f"{resolution.source} states {resolution.expression}; the header "
+                        "governs this file") if differs else None  # fmt: skip
+            key = ("(header notices)", notice.expression, rel,
+                   "a file's own header notice governs it", conflict)  # fmt: skip
         else:
             key = (resolution.scope, resolution.expression, resolution.source,
                    resolution.rule or "no evidence", resolution.conflict)  # fmt: skip

@@ -2,9 +2,11 @@
 
 A license file applies to the files in its folder and below, and a nested one
 overrides it for its subtree; declared manifest licenses apply to their
-package folder; `SPDX-License-Identifier:` headers win for their file;
-licenses listed by the source (Stack-style columns) apply when a repository
-has no evidence of its own. How one folder's evidence combines: precedence.py.
+package folder; `SPDX-License-Identifier:` headers and header notices win for their
+file; a repository with no other evidence whose header notices all agree takes that
+license for its other files; licenses listed by the source (Stack-style columns)
+apply when a repository has no evidence of its own. How one folder's evidence
+combines: precedence.py.
 """
 
 import posixpath
@@ -17,12 +19,13 @@ import pyarrow.compute as pc
 from corpus.licenses.names import expression_from_declaration
 from corpus.licenses.precedence import NONE, Resolution, and_all, combine
 
+HEADER_KIND = "header"
+RULE_HEADERS = "no other evidence: the files' header notices agree"
+
 __all__ = ["NONE", "Resolution", "ScopeIndex", "combine", "empty_evidence", "evidence_rows",
            "source_expression"]  # fmt: skip
 
 EVIDENCE_COLUMNS = ["repo", "scope", "path", "kind", "expression", "score"]
-
-
 
 
 class ScopeIndex:
@@ -44,17 +47,39 @@ class ScopeIndex:
             if folder in scopes:
                 return scopes[folder]
             if not folder:
-                return NONE
+                return scopes.get(None, NONE)
             folder = posixpath.dirname(folder)
 
-    def _scopes(self, repo: str) -> dict[str, Resolution]:
+    def _scopes(self, repo: str) -> dict[str | None, Resolution]:
+        """Each evidence folder's resolution; under None, the header consensus of a repo
+        with no other evidence. Header rows never speak for their folder: one notice
+        governs one file (LicenseStage reads it from the file's own row)."""
         lo = int(np.searchsorted(self.repos, repo, side="left"))
         hi = int(np.searchsorted(self.repos, repo, side="right"))
         rows = self.table.slice(lo, hi - lo).to_pylist()
-        by_scope: dict[str, list[dict]] = {}
+        headers = [r for r in rows if r["kind"] == HEADER_KIND]
+        by_scope: dict[str | None, list[dict]] = {}
         for row in rows:
-            by_scope.setdefault(row["scope"], []).append(row)
-        return {scope: combine(rows, scope) for scope, rows in by_scope.items()}
+            if row["kind"] != HEADER_KIND:
+                by_scope.setdefault(row["scope"], []).append(row)
+        out: dict[str | None, Resolution] = {
+            scope: combine(rows, scope) for scope, rows in by_scope.items()
+        }
+        if not out and headers:
+            out[None] = header_consensus(headers)
+        return out
+
+
+def header_consensus(headers: list[dict]) -> Resolution:
+    """The license of a repository whose only evidence is header notices: theirs when they
+    all state the same expression; none when they disagree (each file keeps its own)."""
+    expressions = {r["expression"] for r in headers}
+    if len(expressions) != 1:
+        return NONE
+    paths = sorted(r["path"] for r in headers)
+    shown = ", ".join(paths[:3]) + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
+    return Resolution(expressions.pop(), f"header notices: {shown}",
+                      min(r["score"] for r in headers), "", RULE_HEADERS)  # fmt: skip
 
 
 def source_expression(licenses: list[str] | None) -> str | None:

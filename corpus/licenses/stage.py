@@ -4,15 +4,19 @@ import pyarrow as pa
 
 from corpus.core.license_class import license_class
 from corpus.core.stage import Stage, set_columns
-from corpus.licenses.evidence import analyse, spdx_header
+from corpus.licenses.evidence import EvidenceKind, analyse, spdx_header
+from corpus.licenses.headers import candidates, header_notice
 from corpus.licenses.scope import ScopeIndex, empty_evidence, source_expression
 
 #: Context key under which curation hands the evidence table to LicenseStage.
 EVIDENCE = "license_evidence"
+#: `license_source` of a file whose license is its own header notice.
+HEADER_SOURCE = "header"
 
 
 class LicenseFactsStage(Stage):
-    """Ingest: what each evidence file states, and each file's SPDX header."""
+    """Ingest: what each evidence file states, each file's SPDX header, and the license
+    notice in the leading comments of every other file (kind `header`)."""
 
     name = "license_facts"
     adds = pa.schema(
@@ -28,12 +32,22 @@ class LicenseFactsStage(Stage):
         kinds, expressions, scores, headers = [], [], [], []
         paths = batch.column("path").to_pylist()
         contents = batch.column("content").to_pylist()
-        for path, content in zip(paths, contents, strict=True):
+        noticed = candidates(batch.column("content"))
+        for path, content, maybe in zip(paths, contents, noticed, strict=True):
             found = analyse(path, content)
+            header = spdx_header(content)
+            if found is None and header is None and maybe:
+                notice = header_notice(content)
+                if notice is not None:
+                    kinds.append(EvidenceKind.HEADER.value)
+                    expressions.append(notice.expression)
+                    scores.append(notice.score)
+                    headers.append(None)
+                    continue
             kinds.append(found.kind.value if found else None)
             expressions.append(found.expression if found else None)
             scores.append(found.score if found else None)
-            headers.append(spdx_header(content))
+            headers.append(header)
         return set_columns(batch, self.adds, (kinds, expressions, scores, headers))
 
 
@@ -61,11 +75,17 @@ class LicenseStage(Stage):
             batch.column("path").to_pylist(),
             batch.column("spdx_header").to_pylist(),
             batch.column("source_licenses").to_pylist(),
+            batch.column("license_evidence_kind").to_pylist(),
+            batch.column("license_evidence").to_pylist(),
+            batch.column("license_evidence_score").to_pylist(),
             strict=True,
         )
-        for repo, path, header, listed in rows:
+        for repo, path, header, listed, kind, notice, notice_score in rows:
             if header:
                 expression, source, score = header, "spdx-header", 1.0
+            elif kind == EvidenceKind.HEADER and notice:
+                # the file's own notice governs it, whatever its folder's license says
+                expression, source, score = notice, HEADER_SOURCE, notice_score or 1.0
             else:
                 found = self.scopes.resolve(repo, path)
                 expression, source, score = found.expression, found.source, found.score

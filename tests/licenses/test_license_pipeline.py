@@ -33,9 +33,16 @@ def _corpus(root: Path) -> Path:
     (mit / "vendor" / "gpl" / "COPYING").write_text(gpl_text)
     (mit / "vendor" / "gpl" / "lib.c").write_text("int f(void) { return 1; }\n")
     (mit / "tool.py").write_text("# SPDX-License-Identifier: Apache-2.0\nprint('x')\n")
+    # a real LGPL-3.0-or-later header (psycopg2, the GNU notice with "or (at your option) any
+    # later version") on a file inside the MIT repository
+    pool = Path(__import__("psycopg2").__file__).parent / "pool.py"
+    (mit / "gnu_pool.py").write_text(pool.read_text())
     bare = root / "acme" / "bare"
     bare.mkdir(parents=True)
     (bare / "main.py").write_text("print('hello')\n")
+    # no license file anywhere: boto3's sources, whose headers all say Apache-2.0
+    shutil.copytree(Path(__import__("boto3").__file__).parent, root / "acme" / "headed" / "boto3",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     return root
 
 
@@ -54,6 +61,18 @@ def test_license_decisions_and_opt_out(tmp_path: Path, catalog) -> None:
     assert rows["tool.py"]["license"] == "Apache-2.0"  # SPDX header wins for its file
     assert rows["tool.py"]["license_source"] == "spdx-header"
     assert rows["main.py"]["drop_reason"] == DropReason.LICENSE_NO_LICENSE
+    # a GNU-headed file in the MIT repository: its header governs it, and is named
+    assert rows["gnu_pool.py"]["license"] == "LGPL-3.0-or-later"
+    assert rows["gnu_pool.py"]["license_source"] == "header"
+    assert rows["gnu_pool.py"]["drop_reason"] == DropReason.LICENSE_NON_PERMISSIVE
+    # header-only repository: files with a notice keep theirs, the others take the agreed one
+    assert rows["boto3/session.py"]["license_source"] == "header"
+    assert rows["boto3/session.py"]["license"] == "Apache-2.0"
+    unheaded = rows["boto3/data/s3/2006-03-01/resources-1.json"]
+    assert unheaded["license"] == "Apache-2.0"
+    assert unheaded["license_source"].startswith("header notices: boto3/")
+    assert unheaded["license_class"] == "permissive"
+    assert unheaded["drop_reason"] == "language:not_selected"  # JSON: not for its license
     assert v1.lineage["opt_out_revision"] is None
     assert v1.stats["drop_reasons"][DropReason.LICENSE_NO_LICENSE]["files"] == 1
 
@@ -61,7 +80,7 @@ def test_license_decisions_and_opt_out(tmp_path: Path, catalog) -> None:
     registry.add("repo", "cat", "author@example.org", "asked by e-mail")
     v2 = curate("ds", "v2", catalog).version
     kept = scan_version(catalog, "ds", v2, "files").to_arrow()
-    assert kept.num_rows == 0
+    assert set(kept["repo"].to_pylist()) == {"headed"}  # all of cat's files are gone
     decisions = scan_version(catalog, "ds", v2).to_arrow()
     opted = decisions.filter(pc.equal(decisions["drop_reason"], DropReason.GOVERNANCE_OPT_OUT))
     assert set(opted["repo"].to_pylist()) == {"cat"}
