@@ -172,6 +172,18 @@ class ShardsSummary(Schema):
         return cls.model_validate(shards.to_dict())
 
 
+class GovernanceSummary(Schema):
+    pii_mode: str = Field(description="redact, drop or off")
+    pii: dict[str, int] = Field(description="Spans found per kind (email, ip_address, key, ...)")
+    pii_files: int = Field(description="Files that held any")
+    decontam: dict[str, int] = Field(description="Files dropped per benchmark")
+
+    @classmethod
+    def of(cls, stats: stored.GovernanceStats) -> "GovernanceSummary":
+        return cls(pii_mode=stats.pii_mode, pii=stats.pii, pii_files=stats.pii_files,
+                   decontam=stats.decontam)  # fmt: skip
+
+
 class StatsSummary(Schema):
     files: int
     bytes: int
@@ -183,6 +195,9 @@ class StatsSummary(Schema):
     drop_reasons: dict[str, Counts] = Field(description="Dropped files per reason")
     dedup: DedupSummary | None
     shards: ShardsSummary | None
+    governance: GovernanceSummary | None = Field(
+        None, description="PII and decontamination; null for versions published before them"
+    )
 
     @classmethod
     def of(cls, stats: stored.VersionStats) -> "StatsSummary":
@@ -205,6 +220,7 @@ class StatsSummary(Schema):
             },
             dedup=DedupSummary.of(stats.dedup) if stats.dedup else None,
             shards=ShardsSummary.of(stats.shards) if stats.shards else None,
+            governance=GovernanceSummary.of(stats.governance) if stats.governance else None,
         )
 
 
@@ -283,6 +299,9 @@ class StatsTotals(Schema):
     kept_files: int
     kept_bytes: int
     tokens: int | None
+    governance: GovernanceSummary | None = Field(
+        None, description="PII spans per kind and files dropped per benchmark"
+    )
 
     @classmethod
     def of(cls, stats: stored.VersionStats) -> "StatsTotals":
@@ -292,6 +311,7 @@ class StatsTotals(Schema):
             kept_files=stats.kept_files,
             kept_bytes=stats.kept_bytes,
             tokens=stats.tokens,
+            governance=GovernanceSummary.of(stats.governance) if stats.governance else None,
         )
 
 

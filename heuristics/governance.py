@@ -74,7 +74,7 @@ class GovernanceStage(RuleStage):
         self.kinds = frozenset(PiiKind(k) for k in self.pii.kinds)
         decontam = config.decontam
         self.decontaminator = (
-            Decontaminator(benchmark_items(decontam), _settings(decontam))
+            Decontaminator(benchmark_items(decontam), match_settings(decontam))
             if decontam.names
             else None
         )
@@ -134,7 +134,7 @@ class GovernanceStage(RuleStage):
         return batch
 
 
-def _settings(config: DecontamConfig) -> MatchSettings:
+def match_settings(config: DecontamConfig) -> MatchSettings:
     return MatchSettings(
         code_ngram=config.code_ngram,
         word_ngram=config.word_ngram,

@@ -230,7 +230,10 @@ class SweepConfig(ConfigBase):
         return data
 
     def fingerprint(self) -> str:
-        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        data = self.to_dict()
+        if not self.evaluate.enabled:  # a sweep written before evaluations keeps its print
+            del data["evaluate"]
+        text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -13,6 +13,7 @@ from corpus.cli.eval import eval_app
 from corpus.cli.export_model import export_model_command
 from corpus.cli.gc import gc_command
 from corpus.cli.generate import generate_command
+from corpus.cli.governance import decontam_app, pii_app
 from corpus.cli.heuristics import heuristics_app
 from corpus.cli.keys import api_app
 from corpus.cli.licenses import licenses_app, optout_app
@@ -43,6 +44,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(index_app, name="index")
 app.command("lookup")(lookup_command)
 app.add_typer(eval_app, name="eval")
+app.add_typer(pii_app, name="pii")
+app.add_typer(decontam_app, name="decontam")
 versions_app.command("diff")(versions_diff)
 app.command("export")(export_command)
 app.command("plan")(plan)

@@ -17,6 +17,7 @@ SUMMARY_SCHEMA = pa.schema(
         ("data_files", pa.list_(pa.string())),
         ("extra_files", pa.list_(pa.string())),
         ("tally", TALLY_TYPE),
+        ("pii", pa.map_(pa.string(), pa.int64())),
     ]
 )
 
@@ -32,6 +33,8 @@ class CallSummary:
     data_files: list[str] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
+    pii: dict[str, int] = field(default_factory=dict)
+    """Spans of personal data and secrets found per kind, and `files` that held any."""
 
     def to_table(self) -> pa.Table:
         row: dict[str, Any] = {
@@ -43,6 +46,7 @@ class CallSummary:
             "data_files": self.data_files,
             "extra_files": self.extra_files,
             "tally": self.tally.to_rows(),
+            "pii": sorted(self.pii.items()),
         }
         return pa.Table.from_pylist([row], schema=SUMMARY_SCHEMA)
 
@@ -56,3 +60,5 @@ class CallSummary:
             self.data_files.extend(row["data_files"])
             self.extra_files.extend(row["extra_files"])
             self.tally.merge(Tally.from_rows(row["tally"]))
+            for kind, count in row.get("pii") or []:
+                self.pii[kind] = self.pii.get(kind, 0) + count

@@ -13,6 +13,7 @@ from corpus.core.config import ConfigBase
 from corpus.sources.config import IntakeConfig
 from dedup.config import DedupConfig
 from heuristics.config import HeuristicsConfig
+from heuristics.governance_config import DecontamConfig, PiiConfig
 from heuristics.license_config import LicenseConfig
 from tokenizer.config import ShardsConfig, TokenizerConfig
 
@@ -27,9 +28,23 @@ class CurationConfig(ConfigBase):
     """License allow-list and opt-out governance."""
     heuristics: HeuristicsConfig = field(default_factory=HeuristicsConfig)
     """Quality heuristics: preset, language selection, rules, thresholds, formatters."""
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    """Benchmark decontamination: files holding a benchmark's material are dropped."""
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    """Personal data and secrets: redacted (the default), files dropped, or off."""
     dedup: DedupConfig = field(default_factory=DedupConfig)
     """Exact and MinHash near-deduplication of the files the other stages kept."""
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     """SentencePiece training settings and how its sample is drawn."""
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     """Token counts and Megatron shards of the kept files (and which tokenizer)."""
+
+    def fingerprint_data(self) -> dict:
+        """Every setting, except sections added after versions were published while they are
+        off: a config written before them keeps its print (and its run folder)."""
+        data = self.to_dict()
+        if self.pii.mode == "off":
+            del data["pii"]
+        if not self.decontam.names:
+            del data["decontam"]
+        return data

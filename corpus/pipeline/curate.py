@@ -31,6 +31,7 @@ import pyarrow as pa
 from corpus.core.cluster import RunnerConfig, ray_session, share
 from corpus.core.exchange import delete_folder, join
 from corpus.core.logs import bind, set_phase
+from corpus.core.reasons import DropReason
 from corpus.core.rowkeys import ROW_KEY, key_set, row_keys
 from corpus.core.summary import CallSummary
 from corpus.core.tally import Tally
@@ -250,6 +251,7 @@ def _version(
 ) -> Version:
     """The registry row: statistics and lineage of the committed tables."""
     stats = version_stats(summary.tally, summary.stripped_bytes)
+    stats["governance"] = _governance_stats(summary, config)
     stats["dedup"] = _dedup_stats(outcome.dedup, summary.tally, config, inputs.reusable.size)
     stats.update(token_stats(outcome.finish, outcome.shard_rows or [], stats, outcome.tokenizer))
     return Version(
@@ -290,6 +292,7 @@ def _version(
 def _final_summary(first: dict[str, Any], calls: list[dict[str, Any]]) -> CallSummary:
     summary = CallSummary(
         stripped_bytes=first["stripped_bytes"],
+        pii={kind: count for kind, count in first.get("pii") or []},
         bytes_seen=first["bytes_seen"],
         units=first["units"],
         seen=first["seen"],
@@ -327,6 +330,21 @@ def _dedup_stats(
         },
         "removed_by_language": removed,
         "reused_signatures": reused,
+    }
+
+
+def _governance_stats(summary: CallSummary, config: CurationConfig) -> dict[str, Any]:
+    """PII spans per kind (and files holding any) and files dropped per benchmark."""
+    dropped = summary.tally.by_reason()
+    counted = config.pii.mode != "off"  # off: neither looked for nor counted
+    return {
+        "pii_mode": config.pii.mode,
+        "pii": {k: v for k, v in sorted(summary.pii.items()) if k != "files" and counted},
+        "pii_files": summary.pii.get("files", 0) if counted else 0,
+        "decontam": {
+            name: dropped.get(str(DropReason.decontam(name)), {}).get("files", 0)
+            for name in config.decontam.names
+        },
     }
 
 

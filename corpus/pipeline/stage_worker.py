@@ -36,6 +36,7 @@ from dedup.records import (
     file_partition,
     sha_partition,
 )
+from heuristics.governance import PII_COLUMNS, GovernanceStage
 from heuristics.licenses import LicenseRuleStage
 from heuristics.stage import HeuristicsStage
 from tokenizer.config import ShardsConfig
@@ -43,7 +44,12 @@ from tokenizer.partition import tokenize_partition, tokens_by_lang
 
 #: Row-local stages applied at curation, in order. Intake, language and license facts
 #: already ran at ingest. Each rule stage keeps the first drop reason a file got.
-CURATE_STAGES: tuple[type[Stage], ...] = (LicenseStage, LicenseRuleStage, HeuristicsStage)
+CURATE_STAGES: tuple[type[Stage], ...] = (
+    LicenseStage,
+    LicenseRuleStage,
+    HeuristicsStage,
+    GovernanceStage,
+)
 
 
 #: Token count of each kept file (null for dropped files), with the version's tokenizer.
@@ -120,6 +126,7 @@ class CurateWorker:
                     summary.stripped_bytes += int(
                         pc.sum(batch.column("stripped_bytes")).as_py() or 0
                     )
+                _count_pii(summary, batch)
                 staged = conform(batch, self.schema)
                 parts = file_partition(staged.column("file_id"), self.partitions)
                 for p in np.unique(parts).tolist():
@@ -237,3 +244,19 @@ def _apply_drops(staged: pa.Table, drops: pa.Table, schema: pa.Schema) -> pa.Tab
         pl.col("dup_cluster_dedup").alias("dup_cluster"),
     ).drop("drop_reason_dedup", "dup_of_dedup", "dup_cluster_dedup")
     return conform(frame.to_arrow(), schema)
+
+
+def _count_pii(summary: CallSummary, batch: pa.Table) -> None:
+    """Spans per PII kind, and files holding any, of the batch's files the stage scanned."""
+    columns = [f.name for f in PII_COLUMNS if f.name in batch.column_names]
+    if not columns:
+        return
+    any_found = None
+    for name in columns:
+        column = pc.fill_null(batch.column(name), 0)
+        kind = name.removeprefix("pii_")
+        summary.pii[kind] = summary.pii.get(kind, 0) + int(pc.sum(column).as_py() or 0)
+        found = pc.greater(column, 0)
+        any_found = found if any_found is None else pc.or_(any_found, found)
+    files = int(pc.sum(any_found.cast(pa.int64())).as_py() or 0)
+    summary.pii["files"] = summary.pii.get("files", 0) + files

@@ -164,6 +164,26 @@ class DedupStats:
 
 
 @dataclass(frozen=True)
+class GovernanceStats:
+    """What the governance stage found: PII spans per kind (redacted or, with `pii_mode`
+    drop, reasons to drop), files holding any, and files dropped per benchmark."""
+
+    pii_mode: str = "off"
+    pii: dict[str, int] = field(default_factory=dict)
+    pii_files: int = 0
+    decontam: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GovernanceStats":
+        known, _ = _split(cls, data)
+        return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pii_mode": self.pii_mode, "pii": dict(self.pii), "pii_files": self.pii_files,
+                "decontam": dict(self.decontam)}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class VersionStats:
     """Files, bytes and tokens of a version: per language (kept, and all), per drop reason,
     per (language, reason), with what dedup did and the token shards."""
@@ -188,12 +208,15 @@ class VersionStats:
     tokens_by_language: dict[str, int] | None = None
     tokenizer: str | None = None
     shards: ShardStats | None = None
+    governance: GovernanceStats | None = None
+    """None for versions published before the governance stage existed."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VersionStats":
         known, extra = _split(cls, data)
         dedup, shards = known.pop("dedup", None), known.pop("shards", None)
+        governance = known.pop("governance", None)
         return cls(
             **{k: v for k, v in known.items() if k not in _NESTED},
             languages={k: LanguageStats.from_dict(v) for k, v in data.get("languages", {}).items()},
@@ -205,6 +228,7 @@ class VersionStats:
             # an empty record (no writer makes one) reads as none, as the API always showed it
             dedup=DedupStats.from_dict(dedup) if dedup else None,
             shards=ShardStats.from_dict(shards) if shards else None,
+            governance=GovernanceStats.from_dict(governance) if governance else None,
             extra=extra,
         )
 
@@ -224,6 +248,8 @@ class VersionStats:
         }
         if self.dedup is not None:
             out["dedup"] = self.dedup.to_dict()
+        if self.governance is not None:
+            out["governance"] = self.governance.to_dict()
         if self.tokenizer is not None:  # what a run with a tokenizer adds
             out["tokens_by_language"] = self.tokens_by_language
             out["tokenizer"] = self.tokenizer
