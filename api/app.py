@@ -53,8 +53,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.include_router(health.router)
-    for module in (datasets, versions, stats, files, shards, diff, mixtures, models, runs,
-                   keys, lookup):
+    for module in (
+        datasets,
+        versions,
+        stats,
+        files,
+        shards,
+        diff,
+        mixtures,
+        models,
+        runs,
+        keys,
+        lookup,
+    ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(web.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

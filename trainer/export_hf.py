@@ -78,8 +78,13 @@ def export_hf(loaded: LoadedModel, out: Path) -> Path:
     hf.save_pretrained(out, safe_serialization=True)
     GenerationConfig(eos_token_id=eod, pad_token_id=eod, bos_token_id=eod,
                      do_sample=False).save_pretrained(out)  # fmt: skip
-    ours = {"model_config": asdict(loaded.config), "seq_len": loaded.seq_len,
-            "lineage": loaded.lineage, "step": loaded.step, "source": str(loaded.source)}
+    ours = {
+        "model_config": asdict(loaded.config),
+        "seq_len": loaded.seq_len,
+        "lineage": loaded.lineage,
+        "step": loaded.step,
+        "source": str(loaded.source),
+    }
     (out / OURS).write_text(json.dumps(ours, indent=2, sort_keys=True))
     if loaded.tokenizer is not None:
         (out / TOKENIZER).write_bytes(loaded.tokenizer.model_bytes)
@@ -87,26 +92,3 @@ def export_hf(loaded: LoadedModel, out: Path) -> Path:
 
         write_hf_tokenizer(loaded.tokenizer, out)
     return out
-
-
-def load_hf_export(folder: Path, device: str = "cpu") -> LoadedModel:
-    """Our MPT from an HF export folder (weights from model.safetensors)."""
-    from dataclasses import replace
-
-    from safetensors.torch import load_file
-
-    from trainer.loading import load_tokenizer
-    from trainer.model import MPT
-
-    ours = json.loads((folder / OURS).read_text())
-    config = replace(ModelConfig.from_dict(ours["model_config"]), attention="sdpa")
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        raise ConfigError(f"{folder} has no model.safetensors: not a complete HF export")
-    state = {k.removeprefix("transformer."): v for k, v in load_file(str(weights)).items()}
-    if config.tie_embeddings:
-        state.pop("lm_head.weight", None)
-    model = MPT(config)
-    model.load_state_dict(state)
-    return LoadedModel(model.to(device).eval(), config, folder, "hf", load_tokenizer(folder),
-                       ours.get("lineage") or {}, ours.get("step"), ours.get("seq_len"))

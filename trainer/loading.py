@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from corpus.core.errors import CodecorpusError
+from corpus.core.errors import CodecorpusError, ConfigError
 from trainer.model_config import ModelConfig
 
 if TYPE_CHECKING:
@@ -103,8 +103,6 @@ def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
     if not folder.exists():
         raise ModelNotFound(f"{folder} does not exist: pass a run folder or an exported model")
     if (folder / OURS).is_file():
-        from trainer.export_hf import load_hf_export
-
         return load_hf_export(folder, device)
     checkpoints = checkpoint_dir(folder)
     if checkpoints is None:
@@ -125,3 +123,33 @@ def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
     run_dir = checkpoints.parent if checkpoints.name == "checkpoints" else checkpoints
     return LoadedModel(model, config, run_dir, "run", load_tokenizer(run_dir),
                        read_lineage(run_dir), step, seq_len)  # fmt: skip
+
+
+def load_hf_export(folder: Path, device: str = "cpu") -> LoadedModel:
+    """Our MPT from an HF export folder (weights from model.safetensors)."""
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from trainer.model import MPT
+
+    ours = json.loads((folder / OURS).read_text())
+    config = replace(ModelConfig.from_dict(ours["model_config"]), attention="sdpa")
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ConfigError(f"{folder} has no model.safetensors: not a complete HF export")
+    state = {k.removeprefix("transformer."): v for k, v in load_file(str(weights)).items()}
+    if config.tie_embeddings:
+        state.pop("lm_head.weight", None)
+    model = MPT(config)
+    model.load_state_dict(state)
+    return LoadedModel(
+        model.to(device).eval(),
+        config,
+        folder,
+        "hf",
+        load_tokenizer(folder),
+        ours.get("lineage") or {},
+        ours.get("step"),
+        ours.get("seq_len"),
+    )

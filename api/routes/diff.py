@@ -9,7 +9,7 @@ from api.caching import Cached
 from api.deps import CatalogDep, DatasetPath, IfNoneMatch, StateDep
 from api.problems import Problem
 from api.responses import AUTH, NOT_MODIFIED, problems
-from api.schemas import VersionDiff
+from api.schemas_diff import VersionDiff
 
 router = APIRouter(prefix="/datasets/{dataset}", tags=["diff"], responses=AUTH)
 

@@ -8,7 +8,7 @@ from api.auth import AdminAccess
 from api.deps import StateDep
 from api.keys import ApiKey
 from api.responses import AUTH, problems
-from api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, ApiKeyList
+from api.schemas_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, ApiKeyList
 
 router = APIRouter(prefix="/keys", tags=["keys"], responses=AUTH)
 
