@@ -124,6 +124,19 @@ def test_repository_route(client, keys, settings) -> None:
     assert missing == {**missing, "contributed": False, "files": 0, "kept": 0}
 
 
+def test_opt_out_link_of_answers_leads_to_the_page_with_lookups_and_instructions(
+    client, keys
+) -> None:
+    found = client.get(f"{URL}/repos/idna", headers=bearer(keys["lookup"])).json()
+    path, anchor = found["opt_out"].split("#")
+    page = client.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert f'id="{anchor}"' in page.text and "codecorpus optout add" in page.text
+    for element in ("lookup-content", "lookup-run", "repo-name", "repo-run"):
+        assert f'id="{element}"' in page.text
+    assert page.text == client.get("/").text
+
+
 def test_scopes_and_limits(client, keys, settings) -> None:
     text = HELD_OUT.read_text("utf-8")
     assert client.post(f"{URL}/lookup", json={"content": text}).status_code == 401
