@@ -229,6 +229,15 @@ def _hasher(params: IndexParams):
     return _HASHERS[params]
 
 
+def warm(index: Index) -> None:
+    """Compile (or load from numba's cache) the signature kernel and query the index once."""
+    hasher = _hasher(index.params)
+    hasher.warm()
+    signature = hasher.signatures(["warm up the lookup path " * 4])[0][0]
+    if index.storage == "memory":
+        index.near(signature, index.params.threshold)
+
+
 def add_exact_jaccard(
     catalog: Catalog, dataset: str, version: Version, texts: list[str], answers: list[FileAnswer]
 ) -> None:

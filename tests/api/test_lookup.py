@@ -5,6 +5,7 @@ vendored copies of both (another release: real near-duplicates); setuptools'
 vendored `packaging` is held out and looked up.
 """
 
+import gc
 import shutil
 import sysconfig
 from pathlib import Path
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from api import create_app
 from api.keys import KeyStore
+from api.schemas_lookup import LookupAnswer
 from api.settings import ApiSettings
 from corpus.core.cluster import RunnerConfig
 from corpus.core.settings import Settings
@@ -103,6 +105,9 @@ def test_exact_match_by_sha256_and_unrelated_text(client, keys) -> None:
     )
     assert answer.status_code == 200, answer.text
     core, other = answer.json()["results"]
+    shaped = LookupAnswer.model_validate_json(answer.content)  # bytes built without the model
+    assert shaped.model_dump(mode="json") == answer.json()
+    assert gc.get_freeze_count() > 0  # the loaded index is out of the collector's sight
     assert ("idna", "idna/core.py") in {(e["repo"], e["path"]) for e in core["exact"]}
     assert core["near"] and core["name"] == "core.py"
     assert other["exact"] == [] and other["near"] == []

@@ -64,6 +64,18 @@ def test_candidates_are_the_pairs_dedup_band_keys_join(corpus) -> None:
         assert sorted(index.lsh.query(index.lsh_sketch(signatures[j]))) == sorted(shared.tolist())
 
 
+def test_fast_candidates_are_datasketch_query(corpus) -> None:
+    """The index's own loop over datasketch's hash tables answers what `MinHashLSH.query` does,
+    for indexed signatures, held-out copies and a signature nothing shares."""
+    pairs, index, signatures = corpus
+    copies = PARAMS.hasher().signatures([c for _, _, c in pairs])[0]
+    probes = [*signatures, *copies, np.arange(PARAMS.num_perm, dtype=np.uint32)]
+    for signature in probes:
+        expected = sorted(index.lsh.query(index.lsh_sketch(signature)))
+        assert sorted(index.candidates(signature)) == expected
+    assert any(len(index.candidates(s)) > 1 for s in copies)
+
+
 def test_exact_match_and_unrelated_text(corpus) -> None:
     pairs, index, _ = corpus
     original = pairs[0][1]
