@@ -232,6 +232,21 @@ def serve(home: Path, port: int, workers: int, cpus: str | None) -> subprocess.P
     return subprocess.Popen(pinned(command, cpus), env=env)
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of the server and its worker processes so far: divided by
+    the requests of a run, the CPU a request costs, whatever share of the CPUs the server got
+    on a shared machine."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def warm(url: str, bodies: Path, workers: int) -> None:
     """Until the server answers, then enough requests that every worker loaded the index."""
     import httpx
@@ -275,21 +290,23 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}/v1/datasets/bench/versions/v1/lookup"
     bodies = home / "queries.jsonl"
     server = serve(home, port, args.workers, args.server_cpus)
-    runs: list[tuple[Run, str]] = []
+    runs: list[tuple[Run, float, str]] = []
     try:
         warm(url, bodies, args.workers)
         run_load(url, bodies, args.clients, 3, args.client_cpus, args.tool)  # warm-up
         for _ in range(args.runs):
             load = os.getloadavg()
+            cpu = server_cpu(server.pid)
             run = run_load(url, bodies, args.clients, args.seconds, args.client_cpus, args.tool)
-            runs.append((run, " ".join(f"{x:.2f}" for x in load)))
+            cpu_ms = (server_cpu(server.pid) - cpu) * 1000 / max(run.requests, 1)
+            runs.append((run, cpu_ms, " ".join(f"{x:.2f}" for x in load)))
     finally:
         server.terminate()
         server.wait(30)
     report(figures, runs, args)
 
 
-def report(figures: dict, runs: list[tuple[Run, str]], args) -> None:
+def report(figures: dict, runs: list[tuple[Run, float, str]], args) -> None:
     print(
         f"{figures['files']:,} real files ({figures['signatures']:,} with shingles), "
         f"signatures {figures['signature_seconds']:.1f} s; {figures['cpus']} CPUs; "
@@ -314,43 +331,19 @@ def report(figures: dict, runs: list[tuple[Run, str]], args) -> None:
         )
     )
     rows = [
-        [
-            k + 1,
-            r.tool,
-            args.clients,
-            args.workers,
-            r.requests,
-            r.errors,
-            f"{r.p50_ms:.1f}",
-            f"{r.p99_ms:.1f}",
-            f"{r.rate:,.0f}",
-            load,
-        ]
-        for k, (r, load) in enumerate(runs)
-    ]
+        [k + 1, r.tool, args.clients, args.workers, r.requests, r.errors, f"{r.p50_ms:.1f}",
+         f"{r.p99_ms:.1f}", f"{r.rate:,.0f}", f"{cpu:.2f}", load]
+        for k, (r, cpu, load) in enumerate(runs)
+    ]  # fmt: skip
     if runs:
-        med = [statistics.median(getattr(r, a) for r, _ in runs) for a in ("p50_ms", "p99_ms")]
-        rate = statistics.median(r.rate for r, _ in runs)
-        rows.append(
-            ["median", "", "", "", "", "", f"{med[0]:.1f}", f"{med[1]:.1f}", f"{rate:,.0f}", ""]
-        )
-    print(
-        markdown_table(
-            [
-                "run",
-                "load tool",
-                "clients",
-                "workers",
-                "requests",
-                "errors",
-                "p50 ms",
-                "p99 ms",
-                "req/s",
-                "load avg (1/5/15 min)",
-            ],
-            rows,
-        )
-    )
+        med = [statistics.median(getattr(r, a) for r, _, _ in runs) for a in ("p50_ms", "p99_ms")]
+        rate = statistics.median(r.rate for r, _, _ in runs)
+        cpu = statistics.median(c for _, c, _ in runs)
+        rows.append(["median", "", "", "", "", "", f"{med[0]:.1f}", f"{med[1]:.1f}",
+                     f"{rate:,.0f}", f"{cpu:.2f}", ""])  # fmt: skip
+    print(markdown_table(["run", "load tool", "clients", "workers", "requests", "errors", "p50 ms",
+                          "p99 ms", "req/s", "server CPU ms/req", "load avg (1/5/15 min)"],
+                         rows))  # fmt: skip
 
 
 if __name__ == "__main__":

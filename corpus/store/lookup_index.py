@@ -201,7 +201,10 @@ def lookup(
     answers = []
     for text, name, signature, count in zip(texts, names, signatures, tokens, strict=True):
         sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        near = _with_exact_copies(index, index.near(signature, threshold))[:limit]
+        # near(..., limit) keeps every match that can rank in the first `limit` (ties at the
+        # cut included), and an exact copy ranks with the match it copies: the same answer
+        # as ranking all of them
+        near = _with_exact_copies(index, index.near(signature, threshold, limit))[:limit]
         answers.append(FileAnswer(name, sha, int(count), index.exact(sha), near))
     return answers
 
