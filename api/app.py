@@ -53,7 +53,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.include_router(health.router)
+    # lookup first: routes are matched in order, and the lookup route is the hot one (public,
+    # many small requests); matching it after every other route cost 10% of its time
     for module in (
+        lookup,
         datasets,
         versions,
         stats,
@@ -64,7 +67,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         models,
         runs,
         keys,
-        lookup,
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(web.router)

@@ -180,7 +180,9 @@ class RedisIndex:
                 "without its data?); restore its dump or rebuild with `codecorpus index build`"
             )
 
-    def near(self, signature: np.ndarray, min_jaccard: float) -> list[NearMatch]:
+    def near(
+        self, signature: np.ndarray, min_jaccard: float, limit: int | None = None
+    ) -> list[NearMatch]:
         if is_empty(signature):
             return []
         rows = self._call(self.lsh.query, lean(signature, self.params.seed))
@@ -192,7 +194,7 @@ class RedisIndex:
         stored = np.frombuffer(b"".join(p[:width] for p in present), dtype="<u4")
         entries = [Entry.from_list(json.loads(p[width:])) for p in present]
         stored = stored.reshape(len(present), self.params.num_perm)
-        return verify(signature, list(range(len(present))), stored, entries, min_jaccard)
+        return verify(signature, list(range(len(present))), stored, entries, min_jaccard, limit)
 
     def exact(self, sha256: str) -> list[Entry]:
         raw = self._call(self.client.hget, f"{self.prefix}:sha", sha256)

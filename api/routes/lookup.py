@@ -11,7 +11,7 @@ as soon as Redis holds the index.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
@@ -108,6 +108,11 @@ async def size_cap(request: Request) -> None:
     await _check_size(request, request.app.state.codecorpus)
 
 
+#: Content a lookup hashes on the event loop (the numba kernel: about a millisecond per
+#: 10-50 KB); larger requests, and any that read the warehouse or Redis, go to a thread.
+INLINE_BYTES = 256 << 10
+
+
 @router.post(
     "/lookup",
     response_model=LookupAnswer,
@@ -116,7 +121,7 @@ async def size_cap(request: Request) -> None:
 )
 async def lookup_files(
     principal: LookupAccess, ref: VersionDep, body: LookupRequest, request: Request
-) -> LookupAnswer:
+) -> Response:
     """Near-duplicates (estimated Jaccard, exact Jaccard on request) and exact sha256 matches of
     one file (`content`) or several (`files`) in the version."""
     state: AppState = request.app.state.codecorpus
@@ -129,14 +134,17 @@ async def lookup_files(
             f"{len(files)} files in one lookup; the maximum is "
             f"{settings.lookup_max_files}: split the request",
         )
+    size = 0
     for f in files:
-        if len(f.content.encode("utf-8", "surrogatepass")) > settings.lookup_max_file_bytes:
+        length = len(f.content.encode("utf-8", "surrogatepass"))
+        if length > settings.lookup_max_file_bytes:
             raise Problem(
                 413,
                 "file-too-large",
                 f"file {f.name or '(content)'} is larger than "
                 f"{settings.lookup_max_file_bytes} bytes",
             )
+        size += length
     if body.include_content and (principal.key is None or Scope.READ not in principal.key.granted):
         raise Problem(
             403,
@@ -145,10 +153,11 @@ async def lookup_files(
             "it needs a key with the read scope of this dataset",
         )
     texts = [f.content for f in files]
+    names = [f.name for f in files]
 
-    def work() -> LookupAnswer:
+    def work(index) -> bytes:
         try:
-            index = _index(state, ref)
+            index = index if index is not None else _index(state, ref)
             if body.min_jaccard is not None and body.min_jaccard < index.params.threshold:
                 raise Problem(
                     400,
@@ -157,15 +166,28 @@ async def lookup_files(
                     f"{index.params.threshold}: the LSH finds no pairs under it "
                     "reliably",
                 )
-            answers = lookup(index, texts, [f.name for f in files], body.min_jaccard, body.limit)
+            answers = lookup(index, texts, names, body.min_jaccard, body.limit)
         except (LookupIndexError, IndexNotBuilt) as exc:
             raise _problem(exc) from exc
         if body.exact_jaccard or body.include_content:
             add_exact_jaccard(state.catalog, ref.dataset, ref.version, texts, answers)
         contents = _contents(state, ref, answers) if body.include_content else {}
-        return LookupAnswer.build(ref.dataset, ref.version.name, index, answers, contents, OPT_OUT)
+        return LookupAnswer.json_bytes(
+            ref.dataset, ref.version.name, index, answers, contents, OPT_OUT
+        )
 
-    return await run_in_threadpool(work)
+    # The common request (one file, a loaded in-process index, no warehouse read) is pure
+    # CPU work of about a millisecond: done here, it saves the thread hop and the GIL
+    # hand-offs that cost more than the work under concurrent load.
+    index = state.lookups.cached(ref.dataset, ref.version.name)
+    inline = (
+        index is not None
+        and index.storage == "memory"
+        and size <= INLINE_BYTES
+        and not (body.exact_jaccard or body.include_content)
+    )
+    data = work(index) if inline else await run_in_threadpool(work, index)
+    return Response(data, media_type="application/json")
 
 
 def _contents(state: AppState, ref, answers) -> dict[str, str]:

@@ -1,4 +1,6 @@
-"""GET /: the page for people: versions, token and drop-reason charts, a diff view.
+"""GET / (and /web): the page for people: versions, token and drop-reason charts, a diff view,
+"is this in the corpus?" (a paste box for lookups, a repository search) and the opt-out
+instructions (`/web#opt-out`, where lookup answers point).
 
 A static page that calls the public API from the browser (with the API key the
 user types, or `#key=...` in the URL), so it shows exactly what clients see.
@@ -17,5 +19,6 @@ def _page() -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
+@router.get("/web", response_class=HTMLResponse)
 def index() -> HTMLResponse:
     return HTMLResponse(_page(), headers={"Cache-Control": "no-cache"})

@@ -145,6 +145,14 @@ def curate(
             help="Previous version whose stored MinHash signatures are reused (incremental).",
         ),
     ] = None,
+    lookup_index: Annotated[
+        bool,
+        typer.Option(
+            "--lookup-index",
+            help="Also build the version's lookup index once it is published (as `codecorpus "
+            "index build`; in Redis when CODECORPUS_LOOKUP_REDIS_URL is set).",
+        ),
+    ] = False,
 ) -> None:
     """Apply the curation stages to the latest raw snapshot and publish a version."""
     from dataclasses import replace
@@ -174,6 +182,10 @@ def curate(
         f"published {dataset}@{version} (config {report.version.config_fingerprint[:12]}, "
         f"run {report.run_id})"
     )
+    if lookup_index:
+        from corpus.cli.lookup import build as build_lookup_index
+
+        build_lookup_index(dataset, version)
 
 
 @app.command()

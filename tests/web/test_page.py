@@ -44,6 +44,9 @@ def server(sample_corpus, tmp_path_factory) -> Iterator[tuple[str, str, Catalog]
     curate(
         "ds", "v2", catalog, CurationConfig.from_dict({**config, "heuristics": {"preset": "codex"}})
     )
+    from corpus.store.lookup_index import build_index
+
+    build_index(catalog, "ds", "v2")
     api_settings = ApiSettings(catalog=settings)
     app = create_app(api_settings)
     _, token = KeyStore(settings).create("page", ["read"])
@@ -117,3 +120,55 @@ def test_page_reports_a_missing_key_instead_of_failing_silently(server, browser)
     page = browser.new_page()
     page.goto(base)
     page.wait_for_function("document.querySelector('#error').textContent.includes('401')")
+
+
+def _kept_file(catalog: Catalog) -> dict:
+    from corpus.store.catalog import FILES
+    from corpus.store.versions import scan_version
+
+    version = Registry(catalog, "ds").get("v2")
+    table = scan_version(catalog, "ds", version, FILES).select("repo", "path", "content")
+    rows = [
+        r
+        for r in table.to_arrow().to_pylist()
+        if len(r["content"].split()) > 200 and "\r" not in r["content"]
+    ]  # textarea: LF only
+    return sorted(rows, key=lambda r: (r["repo"], r["path"]))[0]
+
+
+def test_page_looks_up_a_pasted_file_and_a_repository(server, browser) -> None:
+    base, token, catalog = server
+    kept = _kept_file(catalog)
+    page = browser.new_page()
+    page.goto(f"{base}/#key={token}")
+    page.wait_for_function("document.querySelector('#lookup-version').value === 'v2'")
+    page.fill("#lookup-content", kept["content"])
+    page.click("#lookup-run")
+    page.locator("#lookup-table tbody tr").first.wait_for(timeout=60_000)
+    exact = page.locator("#lookup-table tr.match.exact")
+    shown = [
+        (
+            exact.nth(i).locator("td").nth(1).inner_text(),
+            exact.nth(i).locator("td").nth(2).inner_text(),
+        )
+        for i in range(exact.count())
+    ]
+    assert (kept["repo"], kept["path"]) in shown
+    assert page.locator("#lookup-table tr.match.near").count() >= 1  # itself, estimated 1.0
+    page.fill("#repo-name", kept["repo"])
+    page.click("#repo-run")
+    page.wait_for_function("document.querySelector('#repo-result').textContent.includes('kept')")
+    assert f"{kept['repo']} contributed" in page.locator("#repo-result").inner_text()
+    page.fill("#repo-name", "nobody/nothing-here")
+    page.click("#repo-run")
+    page.wait_for_function("document.querySelector('#repo-result').textContent.includes('no f')")
+    assert page.locator("#error").inner_text() == ""
+
+
+def test_page_opt_out_anchor_explains_the_registry(server, browser) -> None:
+    base, _, _ = server
+    page = browser.new_page()
+    page.goto(f"{base}/web#opt-out")
+    section = page.locator("section#opt-out")
+    assert "codecorpus optout add" in section.inner_text()
+    assert section.is_visible()
