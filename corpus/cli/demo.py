@@ -5,6 +5,7 @@ import pyarrow.compute as pc
 from corpus.cli.render import (
     console,
     dedup_line,
+    governance_line,
     human_bytes,
     tally_table,
     tokens_line,
@@ -71,6 +72,7 @@ def run_demo(max_bytes: int = 64 << 20, workers: int | None = None) -> None:
         f"{human_bytes(pc.sum(changed['stripped_bytes']).as_py() or 0)} stripped "
         f"(per rule and language: codecorpus heuristics report {DATASET})"
     )
+    console.print(governance_line(result.version.stats.governance))
     console.print(dedup_line(result.version.stats.dedup))
     console.print(tokens_line(result.version.stats))
     stats = result.version.stats

@@ -160,6 +160,7 @@ def curate(
     from corpus.cli.render import (
         console,
         dedup_line,
+        governance_line,
         step_printer,
         tally_table,
         tokens_line,
@@ -176,6 +177,7 @@ def curate(
             on_progress=progress, dedup_against=dedup_against, on_step=step_printer(),
         )  # fmt: skip
     console.print(tally_table(f"{dataset} version {version}", report.summary.tally))
+    console.print(governance_line(report.version.stats.governance))
     console.print(dedup_line(report.version.stats.dedup))
     console.print(tokens_line(report.version.stats))
     console.print(

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from corpus.core.summary import CallSummary
 from corpus.core.tally import Tally
-from corpus.store.version_stats import DedupStats, ShardStats, VersionStats
+from corpus.store.version_stats import DedupStats, GovernanceStats, ShardStats, VersionStats
 from corpus.store.versions import Version
 
 console = Console()
@@ -76,6 +76,21 @@ def versions_table(dataset: str, versions: list[Version]) -> Table:
             v.config_fingerprint[:12], v.code_version,
         )  # fmt: skip
     return table
+
+
+def governance_line(stats: GovernanceStats | None) -> str:
+    """One line on what the governance stage found (PII spans, benchmark copies)."""
+    if stats is None:
+        return "governance: not run (published before the stage existed)"
+    decontam = ", ".join(f"{n} {files:,} files" for n, files in stats.decontam.items()) or "off"
+    if stats.pii_mode == "off":
+        return f"governance: PII off; decontamination dropped {decontam}"
+    spans = ", ".join(f"{kind} {count:,}" for kind, count in stats.pii.items())
+    verb = "redacted" if stats.pii_mode == "redact" else "found (files dropped)"
+    return (
+        f"governance: {sum(stats.pii.values()):,} PII spans {verb} in {stats.pii_files:,} files "
+        f"({spans}); decontamination dropped {decontam}"
+    )
 
 
 def dedup_line(stats: DedupStats | None) -> str:
