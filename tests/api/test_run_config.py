@@ -42,7 +42,9 @@ def test_openapi_describes_every_config_section(client) -> None:
     request = schemas["RunRequest"]["properties"]["config"]
     assert "#/components/schemas/CurationConfig" in str(request)
     sections = schemas["CurationConfig"]["properties"]
-    assert set(sections) == {"intake", "licenses", "heuristics", "dedup", "tokenizer", "shards"}
+    assert set(sections) == {
+        "intake", "licenses", "heuristics", "decontam", "pii", "dedup", "tokenizer", "shards"
+    }  # fmt: skip
     dedup = schemas["DedupConfig"]
     assert dedup["additionalProperties"] is False
     assert dedup["properties"]["threshold"]["type"] == "number"
