@@ -29,6 +29,8 @@ from heuristics.pii import PiiKind, count_kinds, find_pii, redact
 from heuristics.rules import Rule, RuleStage
 from heuristics.textstats import single_array
 
+#: The `formatter` value of a file whose PII was redacted.
+REDACTION = "pii"
 PII_COLUMNS = [pa.field(f"pii_{kind.value}", pa.int32()) for kind in PiiKind]
 GOVERNANCE_SCHEMA = pa.schema([*PII_COLUMNS, pa.field("decontam_hits", pa.string())])
 
@@ -127,11 +129,25 @@ class GovernanceStage(RuleStage):
         if changed_rows:
             mask = np.zeros(n, dtype=bool)
             mask[changed_rows] = True
+            batch = _mark_rewritten(batch, mask)
             new = pc.replace_with_mask(
                 content, pa.array(mask), pa.array(changed_texts, content.type)
             )
             batch = set_column(batch, "content", new)
         return batch
+
+
+def _mark_rewritten(batch: pa.Table, rows: np.ndarray) -> pa.Table:
+    """Name the rewrite in `formatter` (`pii`, or `<formatter>+pii`), as formatters do: the
+    content then differs from the bytes `content_sha256` hashes."""
+    if "formatter" not in batch.column_names:
+        return batch
+    before = batch.column("formatter").to_pylist()
+    after = [
+        (f"{name}+{REDACTION}" if name else REDACTION) if rewritten else name
+        for name, rewritten in zip(before, rows, strict=True)
+    ]
+    return set_column(batch, "formatter", pa.array(after, pa.string()))
 
 
 def match_settings(config: DecontamConfig) -> MatchSettings:
