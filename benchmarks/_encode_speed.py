@@ -165,7 +165,8 @@ def encode_speed(model_bytes: bytes, texts: list[str], repeats: int, batch_bytes
           f"{encoder.misses} distinct pieces encoded cold")  # fmt: skip
     print(f"- HF tokenizers: ids differ from SentencePiece on {hf_diff} of {len(texts)} texts"
           f"{' (exact)' if hf_diff == 0 else ' (not exact: not a candidate)'}")  # fmt: skip
-    print(f"- ratio vs SentencePiece: cold {cold_ratio:.2f}x, warm {warm_ratio:.2f}x "
-          f"(target >= 4x) -> {'met' if min(cold_ratio, warm_ratio) >= 4 else 'NOT met'}")
+    print(
+        f"- ratio vs SentencePiece: cold {cold_ratio:.2f}x, warm {warm_ratio:.2f}x "
+        f"(target >= 4x) -> {'met' if min(cold_ratio, warm_ratio) >= 4 else 'NOT met'}"
+    )
     return min(cold_ratio, warm_ratio) >= 4
-

@@ -5,10 +5,12 @@ these functions redo it for another tokenizer, or train one on a version, withou
 touching the version itself (shards of other tokenizers are added to `<ds>.shards`).
 """
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.expressions import EqualTo
 
@@ -21,6 +23,9 @@ from tokenizer.phase import PartitionTokenizer
 from tokenizer.store import TokenizerStore
 
 COLUMNS = ["file_id", "repo", "lang", "content"]
+
+#: `on_progress(data files done, data files in all, tokens so far)`, as each task ends.
+TokenProgress = Callable[[int, int, int], None]
 
 
 def _files(catalog: Catalog, dataset: str, version: Version) -> list[str]:
@@ -67,6 +72,7 @@ def count_tokens(
     name: str,
     tokenizer: str | None = None,
     runner: RunnerConfig | None = None,
+    on_progress: TokenProgress | None = None,
 ) -> tuple[str, dict[str, dict[str, int]]]:
     """(tokenizer sha, files/bytes/tokens per language) of a version's kept files."""
     import ray
@@ -78,7 +84,8 @@ def count_tokens(
     with ray_session(runner or RunnerConfig()):
         task = ray.remote(_count_task).options(num_cpus=1, max_retries=3)
         model_ref = ray.put(model)
-        parts = ray.get([task.remote(u, model_ref) for u in _files(catalog, dataset, version)])
+        calls = [task.remote(u, model_ref) for u in _files(catalog, dataset, version)]
+        parts = _gather(calls, on_progress, lambda part: int(pc.sum(part["tokens"]).as_py() or 0))
     totals = {
         row["lang"]: {"files": row["files"], "bytes": row["bytes"], "tokens": row["tokens"]}
         for row in merge_language_stats(parts).to_pylist()
@@ -93,6 +100,7 @@ def write_version_shards(
     tokenizer: str | None = None,
     shards: ShardsConfig | None = None,
     runner: RunnerConfig | None = None,
+    on_progress: TokenProgress | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Write a version's shards with a tokenizer and list them in `<ds>.shards`."""
     import ray
@@ -111,9 +119,28 @@ def write_version_shards(
             task.remote(uri, model_ref, f"{root}/f{i:05d}", asdict(shards))
             for i, uri in enumerate(_files(catalog, dataset, version))
         ]
-        rows = [row for part in ray.get(calls) for row in part]
+        parts = _gather(calls, on_progress, lambda part: sum(r["tokens"] for r in part))
+        rows = [row for part in parts for row in part]
     commit_version_rows(catalog, dataset, SHARDS, name, rows, shards_schema(), tokenizer=sha)
     return sha, rows
+
+
+def _gather(calls: list, on_progress: TokenProgress | None, tokens: Callable[[Any], int]) -> list:
+    """Results of every call in order; `on_progress` as each one finishes."""
+    import ray
+
+    if on_progress is None:
+        return ray.get(calls)
+    index = {ref: i for i, ref in enumerate(calls)}
+    results: list[Any] = [None] * len(calls)
+    pending, done, total_tokens = list(calls), 0, 0
+    on_progress(0, len(calls), 0)
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1)
+        result = results[index[finished[0]]] = ray.get(finished[0])
+        done, total_tokens = done + 1, total_tokens + tokens(result)
+        on_progress(done, len(calls), total_tokens)
+    return results
 
 
 def train_on_version(

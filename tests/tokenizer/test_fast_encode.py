@@ -156,3 +156,18 @@ def test_shards_are_written_from_the_assembled_bytes(
     docs = [np.frombuffer(d, np.uint8) for d in encoded.docs if d]
     assert docs and all(any(np.shares_memory(d, w) for w in written) for d in docs)
     assert sum(e.shard.content_tokens for e in entries) == int(encoded.counts().sum())
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_token_progress_is_quiet_in_json(log_format: str, monkeypatch) -> None:
+    from corpus.cli import render
+
+    monkeypatch.setenv("CODECORPUS_LOG_FORMAT", log_format)
+    with render.console.capture() as captured, render.token_progress("count") as progress:
+        progress(0, 3, 0)
+        progress(3, 3, 1234)
+    shown = captured.get()
+    if log_format == "json":
+        assert shown == ""
+    else:
+        assert "count" in shown and "3/3 data files" in shown and "1,234 tokens" in shown
