@@ -344,7 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     if "d" in args.parts:
         from benchmarks._encode_speed import encode_speed
 
-        model = model or _ours(pool, args)[0]
+        if model is None and args.model and Path(args.model).is_file():
+            model = Path(args.model).read_bytes()
+        if model is None:
+            model = _ours(pool, args)[0]
+            if args.model:
+                Path(args.model).write_bytes(model)
         texts = _first_mb(pool["content"], args.count_mb).to_pylist()
         met = encode_speed(model, texts, args.repeats, int(args.batch_mb * MB)) and met
     return 0 if met else 2
@@ -444,6 +449,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--parts", default="abcd", help="which parts to run (abcd)")
     parser.add_argument("--no-determinism", dest="determinism", action="store_false",
                         help="(c): skip retraining on one thread")  # fmt: skip
+    parser.add_argument("--model", help="(d): a .model file to use (trained and saved there "
+                        "if missing)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="8k vocab, 10 MB everywhere")
     return parser
 
