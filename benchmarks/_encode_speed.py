@@ -8,8 +8,8 @@ thread of the process counted) around the encode alone, median of the repeats:
   `--batch-mb` (a worker's first partitions); `pieces, warm`: the same texts again.
 - `pieces, counts only`: `CodeTokenizer.count` (no ids kept), warm.
 - assembly of the ids from the warm cache, three ways: `b"".join` of cached bytes (what
-  `PieceEncoder` does), numpy gather (offsets table + `np.repeat`), `np.concatenate` of
-  cached arrays.
+  `PieceEncoder` does), numpy gather (piece -> key, one flat table with offsets, built
+  before timing; `np.repeat` + fancy indexing), `np.concatenate` of cached arrays.
 - `HF tokenizers`: a `tokenizers` BPE built from the model's pieces and scores (merges
   ordered by score, byte fallback, indent pieces as added tokens, the same whitespace
   split), `encode_batch` (its own threads, all counted); reported with the number of
@@ -76,20 +76,26 @@ def hf_tokenizer(model_bytes: bytes):
     return tokenizer
 
 
-def _gather(cache_ids: dict[str, np.ndarray], split: list[list[str]], dtype) -> list[np.ndarray]:
-    """Ids by numpy: every piece a key into one flat table; one gather per batch."""
-    keys = {p: i for i, p in enumerate(cache_ids)}
-    lengths = np.fromiter((len(a) for a in cache_ids.values()), np.int64, len(cache_ids))
-    flat = np.concatenate(list(cache_ids.values())).astype(dtype)
+def _table(
+    cached: dict[str, bytes], dtype
+) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+    """The cache as one flat id array with per-piece starts and lengths (built untimed)."""
+    arrays = [np.frombuffer(v, dtype) for v in cached.values()]
+    lengths = np.fromiter(map(len, arrays), np.int64, len(arrays))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return {p: i for i, p in enumerate(cached)}, np.concatenate(arrays), starts, lengths
+
+
+def _gather(table, split: list[list[str]]) -> list[np.ndarray]:
+    """Ids by numpy: every piece a key into one flat table; one gather per batch."""
+    keys, flat, starts, lengths = table
     get = keys.__getitem__
     per_doc = [len(p) for p in split]
     k = np.fromiter(chain.from_iterable(map(get, p) for p in split), np.int64, sum(per_doc))
     n = lengths[k]
     ends = np.cumsum(n)
     ids = flat[np.arange(int(ends[-1])) - np.repeat(ends - n - starts[k], n)]
-    doc_ends = ends[np.cumsum(per_doc) - 1]
-    return np.split(ids, doc_ends[:-1])
+    return np.split(ids, ends[np.cumsum(per_doc) - 1][:-1])
 
 
 def _assembly(cached: dict[str, bytes], batches: list[list[str]], dtype, times) -> list:
@@ -99,9 +105,10 @@ def _assembly(cached: dict[str, bytes], batches: list[list[str]], dtype, times) 
     split = [[PIECES.findall(x) for x in b] for b in batches]
     arrays = {p: np.frombuffer(v, dtype) for p, v in cached.items()}
     get, aget, empty = cached.__getitem__, arrays.__getitem__, np.zeros(0, dtype)
+    table = _table(cached, dtype)
     t, _ = _cpu(lambda: [[b"".join(map(get, p)) for p in s] for s in split])
     times.setdefault("assembly: bytes join", []).append(t)
-    t, gathered = _cpu(lambda: [_gather(arrays, s, dtype) for s in split])
+    t, gathered = _cpu(lambda: [_gather(table, s) for s in split])
     times.setdefault("assembly: numpy gather", []).append(t)
     t, _ = _cpu(lambda: [[np.concatenate([*map(aget, p)] or [empty]) for p in s] for s in split])
     times.setdefault("assembly: np.concatenate", []).append(t)
@@ -124,6 +131,9 @@ def encode_speed(model_bytes: bytes, texts: list[str], repeats: int, batch_bytes
           f"{unsafe_settings(processor) or 'none'}", flush=True)  # fmt: skip
     batches = _batches(texts, batch_bytes)
     times: dict[str, list[float]] = {}
+    late: dict[str, list[float]] = {}
+    late_texts = [t for b in batches[len(batches) // 2 :] for t in b]
+    late_mb = sum(len(t.encode()) for t in late_texts) / MB
     reference: list[list[int]] = []
     hf = hf_tokenizer(model_bytes)
     hf_diff = 0
@@ -132,8 +142,16 @@ def encode_speed(model_bytes: bytes, texts: list[str], repeats: int, batch_bytes
         t, reference = _cpu(lambda: processor.encode(texts, num_threads=1))
         times.setdefault("sentencepiece", []).append(t)
         encoder = PieceEncoder(processor, dtype, space)
-        t, cold = _cpu(lambda e=encoder: [d for b in batches for d in e.encode(b).docs])
-        times.setdefault("pieces, cold", []).append(t)
+        cold, per_batch = [], []
+        for batch in batches:
+            t, out = _cpu(lambda e=encoder, b=batch: e.encode(b).docs)
+            cold.extend(out)
+            per_batch.append(t)
+        times.setdefault("pieces, cold", []).append(sum(per_batch))
+        # the second half of a cold pass: new files, a cache warmed by the first half
+        t, _ = _cpu(lambda: processor.encode(late_texts, num_threads=1))
+        late.setdefault("sentencepiece", []).append(t)
+        late.setdefault("pieces", []).append(sum(per_batch[len(batches) // 2 :]))
         t, warm = _cpu(lambda e=encoder: [d for b in batches for d in e.encode(b).docs])
         times.setdefault("pieces, warm", []).append(t)
         t, _ = _cpu(lambda: [code.count(b) for b in batches])
@@ -163,6 +181,10 @@ def encode_speed(model_bytes: bytes, texts: list[str], repeats: int, batch_bytes
     warm_ratio = base / median(times["pieces, warm"])
     print(f"- pieces: the same ids as SentencePiece on all {len(texts)} texts; "
           f"{encoder.misses} distinct pieces encoded cold")  # fmt: skip
+    late_ratio = median(late["sentencepiece"]) / median(late["pieces"])
+    print(f"- second half of the cold pass ({late_mb:.1f} MB of files not seen before, cache "
+          f"warmed by the first half): {late_mb / median(late['pieces']):.1f} MB per CPU-s, "
+          f"{late_ratio:.2f}x SentencePiece on the same files")  # fmt: skip
     print(f"- HF tokenizers: ids differ from SentencePiece on {hf_diff} of {len(texts)} texts"
           f"{' (exact)' if hf_diff == 0 else ' (not exact: not a candidate)'}")  # fmt: skip
     print(

@@ -18,12 +18,12 @@ SentencePiece.
 Code repeats pieces (`▁self`, `▁=`, indents): a batch's distinct pieces are encoded
 in one SentencePiece call, each kept as the bytes of its ids in the shard dtype, and a
 document is `b"".join` of its pieces' bytes: the one copy of its tokens, which the shard
-writer writes as it is. The cache is capped (`max_cached_bytes`); past the cap it keeps
-only the pieces of the batch at hand.
+writer writes as it is. The cache is capped (`max_cached_bytes`): two generations, the
+older dropped when the newer fills half the cap, pieces in use carried over.
 """
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -122,6 +122,7 @@ class PieceEncoder:
         # written as its byte pieces. Pieces never hold "▁", so it is a safe cache key.
         self._space = None if space_ids is None else np.array(space_ids, self.dtype).tobytes()
         self._cache: dict[str, bytes] = {}
+        self._old: dict[str, bytes] = {}
         self._cached_bytes = 0
         self.hits = self.misses = 0
         self._reset()
@@ -131,10 +132,9 @@ class PieceEncoder:
         split = [_pieces(t) if SPACE not in t else self._literal_pieces(t) for t in texts]
         distinct = set(chain.from_iterable(split))
         missing = distinct.difference(self._cache)
-        self.misses += len(missing)
         self.hits += len(distinct) - len(missing)
         if missing:
-            self._add(missing, distinct)
+            self._fill(distinct, missing)
         get = self._cache.__getitem__
         return Encoded([b"".join(map(get, pieces)) for pieces in split], self.dtype)
 
@@ -151,21 +151,34 @@ class PieceEncoder:
             out.extend(_pieces(part))
         return out
 
-    def _add(self, missing: set[str], keep: set[str]) -> None:
-        new = list(missing)
-        encoded = self.processor.encode(new, num_threads=1)
-        size = sum(map(len, new)) + len(new) * _ENTRY_OVERHEAD
-        if self._cached_bytes + size > self.max_cached_bytes:
-            # over the cap: keep what this batch uses, drop the rest
-            self._cache = {p: self._cache[p] for p in keep.difference(missing)}
-            self._cached_bytes = sum(map(len, self._cache)) + len(self._cache) * _ENTRY_OVERHEAD
+    def _fill(self, distinct: set[str], missing: set[str]) -> None:
+        """Cache the batch's missing pieces: from the old generation, else encoded. Two
+        generations of at most half the cap each: past it the current one becomes the
+        old one, so pieces still in use survive a rotation (an approximate LRU)."""
+        old = self._old
+        revived = missing.intersection(old) if old else set()
+        new = list(missing.difference(revived) if revived else missing)
+        self.hits += len(revived)
+        self.misses += len(new)
+        fresh = self._encode_pieces(new)
+        size = _size(missing)
+        if self._cached_bytes + size > self.max_cached_bytes // 2:
+            self._old, self._cache = self._cache, {}
+            self._cache.update((p, self._old[p]) for p in distinct.difference(missing))
+            self._cached_bytes = _size(self._cache)
             self._reset()
+        self._cache.update((p, old[p]) for p in revived)
+        self._cache.update(fresh)
+        self._cached_bytes += size
+
+    def _encode_pieces(self, new: list[str]) -> Iterator[tuple[str, bytes]]:
+        """(piece, bytes of its ids) for each piece, from one SentencePiece call."""
+        encoded = self.processor.encode(new, num_threads=1) if new else []
         lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
         flat = np.fromiter(chain.from_iterable(encoded), self.dtype, int(lengths.sum())).tobytes()
         ends = np.cumsum(lengths * self.dtype.itemsize).tolist()
         starts = [0, *ends[:-1]]
-        self._cache.update(zip(new, map(flat.__getitem__, map(slice, starts, ends)), strict=True))
-        self._cached_bytes += size
+        return zip(new, map(flat.__getitem__, map(slice, starts, ends)), strict=True)
 
     def _reset(self) -> None:
         if self._space is not None:
@@ -174,3 +187,9 @@ class PieceEncoder:
 
 def _pieces(text: str) -> list[str]:
     return PIECES.findall(text)
+
+
+def _size(pieces: Iterable[str] | dict[str, bytes]) -> int:
+    """What `max_cached_bytes` counts of some pieces: their characters and overheads."""
+    items = pieces if isinstance(pieces, set | dict) else list(pieces)
+    return sum(map(len, items)) + len(items) * _ENTRY_OVERHEAD
