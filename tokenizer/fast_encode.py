@@ -23,6 +23,7 @@ older dropped when the newer fills half the cap, pieces in use carried over.
 """
 
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -125,18 +126,20 @@ class PieceEncoder:
         self._old: dict[str, bytes] = {}
         self._cached_bytes = 0
         self.hits = self.misses = 0
+        self._lock = threading.Lock()  # shared per process (CodeTokenizer): one batch at a time
         self._reset()
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """Ids of every text (one holding "▁" needs byte fallback: InvalidTextError)."""
         split = [_pieces(t) if SPACE not in t else self._literal_pieces(t) for t in texts]
         distinct = set(chain.from_iterable(split))
-        missing = distinct.difference(self._cache)
-        self.hits += len(distinct) - len(missing)
-        if missing:
-            self._fill(distinct, missing)
-        get = self._cache.__getitem__
-        return Encoded([b"".join(map(get, pieces)) for pieces in split], self.dtype)
+        with self._lock:
+            missing = distinct.difference(self._cache)
+            self.hits += len(distinct) - len(missing)
+            if missing:
+                self._fill(distinct, missing)
+            get = self._cache.__getitem__
+            return Encoded([b"".join(map(get, pieces)) for pieces in split], self.dtype)
 
     def _literal_pieces(self, text: str) -> list[str]:
         if self._space is None:
