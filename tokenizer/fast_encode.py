@@ -37,9 +37,12 @@ from tokenizer.errors import InvalidTextError
 #: Where a text may be cut: before every run of spaces (see the module docstring).
 PIECES = re.compile(r" +[^ ]*|[^ ]+")
 
-#: Default cap on cached pieces and their ids (bytes, roughly): a few hundred thousand
-#: distinct pieces, what about 50 MB of code holds.
-DEFAULT_CACHE_BYTES = 64 << 20
+#: Default cap on cached pieces and their ids (bytes, roughly, per worker process): two
+#: generations of about a million pieces each. 25 MB of installed code and docs hold
+#: 342k distinct pieces (~50 MB); a 64 MB cap gave 2.40x SentencePiece cold and 2.80x on
+#: a second pass, 256 MB 2.49x and 8.2x (benchmarks/tokenizer.py part d). Pieces longer
+#: than 32 characters left uncached lowered both (re-encoded when they come back).
+DEFAULT_CACHE_BYTES = 256 << 20
 
 #: Per-entry overhead of a cached piece (dict slot, two objects), counted in the cap.
 _ENTRY_OVERHEAD = 120
