@@ -32,6 +32,11 @@ evaluation; the rest is the training pool, sampled with `sample_documents`.
     the ratio (median of per-repeat ratios). Target: >= 1.8x.
 (c) Training time of the default 32k model on a `--train-mb` MB sample, then the same
     sample again on one thread: the model bytes must not change.
+(d) Encoders on the model of (a) and `--count-mb` MB of the pool, MB per CPU-second:
+    SentencePiece's own encode against the piece cache (`tokenizer.fast_encode`, cold
+    and warm), three ways to assemble ids, and HF `tokenizers` with the same merges
+    (benchmarks/_encode_speed.py). Every contender's ids are checked against
+    SentencePiece's. Target: the piece cache >= 4x per CPU-second.
 """
 
 import argparse
@@ -336,6 +341,17 @@ def main(argv: list[str] | None = None) -> int:
         met = part_b(model or _ours(pool, args)[0], pool, args) and met
     if "c" in args.parts:
         part_c(pool, args)
+    if "d" in args.parts:
+        from benchmarks._encode_speed import encode_speed
+
+        if model is None and args.model and Path(args.model).is_file():
+            model = Path(args.model).read_bytes()
+        if model is None:
+            model = _ours(pool, args)[0]
+            if args.model:
+                Path(args.model).write_bytes(model)
+        texts = _first_mb(pool["content"], args.count_mb).to_pylist()
+        met = encode_speed(model, texts, args.repeats, int(args.batch_mb * MB)) and met
     return 0 if met else 2
 
 
@@ -430,9 +446,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--vocab", type=int, default=32768, help="(a), (b) vocabulary (32768)")
     parser.add_argument("--repeats", type=int, default=5, help="(b) timed repeats (5)")
     parser.add_argument("--batch-mb", type=float, default=0.5, help="(b) MB per Ray task (0.5)")
-    parser.add_argument("--parts", default="abc", help="which parts to run (abc)")
+    parser.add_argument("--parts", default="abcd", help="which parts to run (abcd)")
     parser.add_argument("--no-determinism", dest="determinism", action="store_false",
                         help="(c): skip retraining on one thread")  # fmt: skip
+    parser.add_argument("--model", help="(d): a .model file to use (trained and saved there "
+                        "if missing)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="8k vocab, 10 MB everywhere")
     return parser
 

@@ -5,6 +5,10 @@ into a space when decoding, so a text that holds a literal "▁" (sparklines, bo
 drawings) would not come back. Our encoding splits such a text at each "▁", encodes the
 parts, and writes each literal "▁" as its three UTF-8 byte-fallback pieces, which decode
 to the character itself. Texts without "▁" (nearly all) are plain SentencePiece output.
+
+Ids come from `tokenizer.fast_encode` (distinct space-separated pieces encoded once, 4x+
+faster, the same ids) whenever the model's settings make that exact; `fast_fallback`
+says why not otherwise, and plain SentencePiece encodes everything.
 """
 
 import hashlib
@@ -17,14 +21,19 @@ import sentencepiece as spm
 
 from tokenizer.config import SPACE
 from tokenizer.errors import InvalidModelError, InvalidTextError
+from tokenizer.fast_encode import Encoded, PieceEncoder, unsafe_settings
 
 _SPACE_BYTES = SPACE.encode()
+
+#: Piece caches by model sha256, shared by every CodeTokenizer of a process (a worker
+#: building one per partition keeps its warm cache); the latest two models only.
+_ENCODERS: dict[str, PieceEncoder] = {}
 
 
 class CodeTokenizer:
     """A SentencePiece model from its serialized bytes; build once per worker."""
 
-    def __init__(self, model_bytes: bytes) -> None:
+    def __init__(self, model_bytes: bytes, fast: bool = True) -> None:
         if not isinstance(model_bytes, bytes | bytearray | memoryview) or not model_bytes:
             raise InvalidModelError(
                 "model bytes are empty or not bytes: pass TrainedTokenizer.model_bytes "
@@ -51,6 +60,9 @@ class CodeTokenizer:
         self._space_ids: list[int] | None = (
             byte_ids if all(processor.is_byte(i) for i in byte_ids) else None
         )
+        #: Why the piece cache is not used (empty: it is); `fast=False` forces plain.
+        self.fast_fallback: list[str] = unsafe_settings(processor) if fast else ["fast=False"]
+        self._fast = self._piece_encoder() if not self.fast_fallback else None
 
     @property
     def token_dtype(self) -> np.dtype:
@@ -61,20 +73,48 @@ class CodeTokenizer:
         return self.encode_batch([text])[0]
 
     def encode_batch(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> list[list[int]]:
-        """Token ids of every text (one SentencePiece call for the batch, one thread)."""
+        """Token ids of every text, as lists (`encode_arrays` spares the conversion)."""
         items = _texts(texts)
+        if self._fast is not None:
+            return self._fast.encode(items).tolist()
+        return self._encode_plain(items)
+
+    def encode_arrays(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> Encoded:
+        """Token ids of every text as bytes in `token_dtype` (one per text): what shards
+        are written from, without another copy."""
+        items = _texts(texts)
+        if self._fast is not None:
+            return self._fast.encode(items)
+        dtype = self.token_dtype
+        return Encoded([np.array(ids, dtype).tobytes() for ids in self._encode_plain(items)], dtype)
+
+    def count(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Exact token count of every text, as int64 (no end-of-document token)."""
+        items = _texts(texts)
+        if self._fast is not None:
+            return self._fast.encode(items).counts()
+        return np.fromiter((len(ids) for ids in self._encode_plain(items)), np.int64, len(items))
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        return self.processor.decode([int(i) for i in ids])
+
+    def _piece_encoder(self) -> PieceEncoder:
+        encoder = _ENCODERS.get(self.sha256)
+        if encoder is None:
+            while len(_ENCODERS) >= 2:
+                del _ENCODERS[next(iter(_ENCODERS))]
+            encoder = _ENCODERS[self.sha256] = PieceEncoder(
+                self.processor, self.token_dtype, self._space_ids
+            )
+        return encoder
+
+    def _encode_plain(self, items: list[str]) -> list[list[int]]:
+        """SentencePiece's own encode (one call for the batch, one thread)."""
         out = self.processor.encode(items, num_threads=1) if items else []
         for i, text in enumerate(items):
             if SPACE in text:
                 out[i] = self._encode_with_literal_space(text)
         return out
-
-    def count(self, texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """Exact token count of every text, as int64 (no end-of-document token)."""
-        return np.fromiter((len(ids) for ids in self.encode_batch(texts)), np.int64)
-
-    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
-        return self.processor.decode([int(i) for i in ids])
 
     def _encode_with_literal_space(self, text: str) -> list[int]:
         if self._space_ids is None:

@@ -79,10 +79,11 @@ class PartitionTokenizer:
         )
 
     def __call__(self, kept: pa.Table) -> np.ndarray:
-        encoded = self.writer.tokenizer.encode_batch(kept["content"]) if kept.num_rows else []
-        if kept.num_rows:
-            self.writer.write(kept, encoded)
-        return np.array([len(ids) for ids in encoded], dtype=np.int64)
+        if not kept.num_rows:
+            return np.zeros(0, np.int64)
+        encoded = self.writer.tokenizer.encode_arrays(kept["content"])
+        self.writer.write(kept, encoded)
+        return encoded.counts()
 
     def close(self) -> list[dict[str, Any]]:
         rows = [entry.to_row() for entry in self.writer.close()]

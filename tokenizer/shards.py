@@ -119,21 +119,23 @@ class ShardWriter:
         self._open: _OpenShard | None = None
 
     def add(self, ids: Sequence[int] | np.ndarray) -> None:
-        """Append one document (its ids; the end-of-document id is added here)."""
+        """Append one document (its ids; the end-of-document id is added here). Ids
+        already in the shard dtype (`CodeTokenizer.encode_arrays`) are written as they
+        are, without a copy."""
         tokens = np.asarray(ids)
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
             raise TokenRangeError(
                 f"token ids must be in [0, {self.vocab_size}): encode with the model this "
                 "shard set was opened for"
             )
-        tokens = np.concatenate([tokens.astype(self.dtype, copy=False), self.eod])
-        size = tokens.nbytes
+        tokens = tokens.astype(self.dtype, copy=False)
+        size = tokens.nbytes + self.eod.nbytes
         if self._open is not None and self._open.bin_bytes + size > self.target_bytes:
             self._close_open()
         if self._open is None:
             prefix = self.directory / f"{self.name}-{len(self.shards):05d}"
             self._open = _OpenShard(prefix, self.dtype)
-        self._open.append(tokens)
+        self._open.append(tokens, self.eod)
 
     def close(self) -> list[ShardInfo]:
         """Finish the open shard; returns every shard written."""
@@ -169,12 +171,13 @@ class _OpenShard:
         self.lengths: list[int] = []
         self.bin_bytes = 0
 
-    def append(self, tokens: np.ndarray) -> None:
-        data = tokens.tobytes()
-        self.stream.write(data)
-        self.digest.update(data)
-        self.lengths.append(len(tokens))
-        self.bin_bytes += len(data)
+    def append(self, tokens: np.ndarray, eod: np.ndarray) -> None:
+        for part in (tokens, eod):  # straight from the arrays' buffers, no copy
+            data = memoryview(np.ascontiguousarray(part)).cast("B")
+            self.stream.write(data)
+            self.digest.update(data)
+            self.bin_bytes += len(data)
+        self.lengths.append(len(tokens) + len(eod))
 
     def finish(self) -> ShardInfo:
         self.stream.close()

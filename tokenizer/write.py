@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tokenizer.fast_encode import Encoded
 from tokenizer.model import CodeTokenizer
 from tokenizer.sample import CONTENT, LANG, UNKNOWN
 from tokenizer.shards import DEFAULT_TARGET_BYTES, ShardInfo, ShardWriter, Split, split_of
@@ -69,13 +70,14 @@ class DatasetShardWriter:
         self._writers: dict[tuple[str, Split], ShardWriter] = {}
         self._splits: dict[str, Split] = {}
 
-    def write(self, batch: pa.Table, encoded: list[list[int]] | None = None) -> None:
+    def write(self, batch: pa.Table, encoded: Encoded | list[list[int]] | None = None) -> None:
         """Append the batch's files; `encoded` (their token ids) spares a second encoding
-        when the caller already encoded them, e.g. to count tokens."""
+        when the caller already encoded them, e.g. to count tokens. Ids from
+        `encode_arrays` go to the `.bin` from the buffer they were assembled in."""
         langs = pc.fill_null(batch[LANG], UNKNOWN).to_pylist()
         repos = batch[REPO].to_pylist()
         if encoded is None:
-            encoded = self.tokenizer.encode_batch(batch[CONTENT])
+            encoded = self.tokenizer.encode_arrays(batch[CONTENT])
         for lang, repo, ids in zip(langs, repos, encoded, strict=True):
             self._writer(lang, self._split(repo)).add(ids)
 

@@ -50,6 +50,29 @@ def unit_progress(label: str) -> Iterator[Callable[[CallSummary, int], None]]:
         yield update
 
 
+@contextmanager
+def token_progress(label: str) -> Iterator[Callable[[int, int, int], None]]:
+    """A bar over a version's data files as they are counted or sharded: files done, tokens,
+    tokens per second, ETA. Silent with CODECORPUS_LOG_FORMAT=json (log lines only)."""
+    from corpus.core.logs import LogSettings
+
+    columns = (
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("data files, {task.fields[detail]}"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )  # fmt: skip
+    quiet = LogSettings().format == "json"
+    with Progress(*columns, console=console, transient=False, disable=quiet) as progress:
+        task = progress.add_task(label, total=None, detail="starting Ray")
+
+        def update(done: int, total: int, tokens: int) -> None:
+            rate = tokens / (progress.tasks[task].elapsed or 1e-9)
+            detail = f"{tokens:,} tokens ({rate:,.0f}/s)"
+            progress.update(task, total=total, completed=done, detail=detail)
+
+        yield update
+
+
 def tally_table(title: str, tally: Tally) -> Table:
     """Kept files and bytes per language, then dropped files and bytes per reason."""
     table = Table(title=title, title_justify="left")

@@ -58,11 +58,12 @@ def count(
     """Exact token counts per language of a version's kept files."""
     from rich.table import Table
 
-    from corpus.cli.render import console
+    from corpus.cli.render import console, token_progress
     from corpus.pipeline.tokenize_version import count_tokens
     from corpus.store.catalog import Catalog
 
-    sha, totals = count_tokens(Catalog(), dataset, version, tokenizer)
+    with token_progress("count") as progress:
+        sha, totals = count_tokens(Catalog(), dataset, version, tokenizer, on_progress=progress)
     table = Table(title=f"{dataset}@{version} tokens with {sha[:12]}")
     for column in ("language", "files", "bytes", "tokens", "bytes/token"):
         table.add_column(column, justify="right" if column != "language" else "left")
@@ -107,10 +108,13 @@ def write(
     dataset: Annotated[str, typer.Argument()], version: VersionOpt, tokenizer: TokenizerOpt = None
 ) -> None:
     """Write a version's token shards with a tokenizer and list them in DATASET.shards."""
-    from corpus.cli.render import console
+    from corpus.cli.render import console, token_progress
     from corpus.pipeline.tokenize_version import write_version_shards
     from corpus.store.catalog import Catalog
 
-    sha, rows = write_version_shards(Catalog(), dataset, version, tokenizer)
+    with token_progress("shards") as progress:
+        sha, rows = write_version_shards(
+            Catalog(), dataset, version, tokenizer, on_progress=progress
+        )
     tokens = sum(r["tokens"] for r in rows)
     console.print(f"wrote {len(rows)} shard(s), {tokens:,} tokens with {sha[:12]}")

@@ -20,6 +20,8 @@ from corpus.core.exchange import delete_folder, join, read_marker, write_marker
 
 Result = dict[str, Any]
 Progress = Callable[[str, Result], None]
+#: `on_task(tasks done, tasks in all, the result of the one that finished)`.
+TaskProgress = Callable[[int, int, Result], None]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Phase:
     `{"tasks": results}`."""
     report: Callable[[Result], Result] | None = None
     """What `on_step` hears of the result; default the result plus its seconds."""
+    on_task: TaskProgress | None = None
+    """Called on the driver as each task finishes: (tasks done, tasks in all, its result)."""
 
     def __post_init__(self) -> None:
         signature = inspect.signature(self.task)
@@ -66,6 +70,7 @@ def run_step(
     args: Sequence[Any],
     combine: Callable[[list[Result]], Result] | None = None,
     max_retries: int = 3,
+    on_task: TaskProgress | None = None,
 ) -> Result:
     """Run `call(task, a)` for every `a` as Ray tasks unless `folder` holds a finished result.
 
@@ -81,16 +86,32 @@ def run_step(
     remote, step = ray.remote(call), folder.rstrip("/").rsplit("/", 1)[-1]
     options = [task_options(f"{step}[{i}]", max_retries) for i in range(len(args))]
     refs = [remote.options(**o).remote(task, a) for o, a in zip(options, args, strict=True)]
-    results = ray.get(refs)
+    results = ray.get(refs) if on_task is None else _as_finished(refs, on_task)
     result = combine(results) if combine else {"tasks": results}
     write_marker(folder, result)
     return result
 
 
+def _as_finished(refs: list, on_task: TaskProgress) -> list[Result]:
+    """The tasks' results in argument order, `on_task` told as each one finishes."""
+    import ray
+
+    index = {ref: i for i, ref in enumerate(refs)}
+    results: list[Any] = [None] * len(refs)
+    pending = list(refs)
+    on_task(0, len(refs), {})
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1)
+        result = results[index[finished[0]]] = ray.get(finished[0])
+        on_task(len(refs) - len(pending), len(refs), result)
+    return results
+
+
 def run_phase(run: str, phase: Phase, on_step: Progress | None = None) -> Result:
     """`phase` in `<run>/steps/<name>` (resumed if finished), then `on_step(name, report)`."""
     started = time.perf_counter()
-    result = run_step(join(run, "steps", phase.name), phase.task, phase.args, phase.combine)
+    folder = join(run, "steps", phase.name)
+    result = run_step(folder, phase.task, phase.args, phase.combine, on_task=phase.on_task)
     if on_step is not None:
         seconds = round(time.perf_counter() - started, 3)
         report = phase.report(result) if phase.report else {**result, "seconds": seconds}

@@ -8,13 +8,14 @@ data file of the version (`tokenizer.version`), spread over the cluster.
 """
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from pyiceberg.expressions import EqualTo
 
 from corpus.core.cluster import RunnerConfig, ray_session
-from corpus.pipeline.steps import Phase, run_phase
+from corpus.pipeline.steps import Phase, TaskProgress, run_phase
 from corpus.pipeline.tokenizer_phase import commit_version_rows
 from corpus.store.catalog import FILES, SHARDS, Catalog, data_file_uris
 from corpus.store.versions import Registry, Version
@@ -30,6 +31,9 @@ from tokenizer.version import (
     resolve_model,
     shard_file,
 )
+
+#: `on_progress(data files done, data files in all, tokens so far)`, as each task ends.
+TokenProgress = Callable[[int, int, int], None]
 
 
 def _files(catalog: Catalog, dataset: str, version: Version) -> list[str]:
@@ -55,6 +59,7 @@ def count_tokens(
     name: str,
     tokenizer: str | None = None,
     runner: RunnerConfig | None = None,
+    on_progress: TokenProgress | None = None,
 ) -> tuple[str, dict[str, dict[str, int]]]:
     """(tokenizer sha, files/bytes/tokens per language) of a version's kept files."""
     import ray
@@ -64,7 +69,8 @@ def count_tokens(
     with ray_session(runner or RunnerConfig()):
         model_ref = ray.put(model)
         args = [CountArgs(uri, model_ref) for uri in _files(catalog, dataset, version)]
-        totals = _run_once(Phase("tokens-count", count_file, args, merge_counts))
+        on_task = _progress(on_progress, lambda r: sum(x["tokens"] for x in r["languages"]))
+        totals = _run_once(Phase("tokens-count", count_file, args, merge_counts, on_task=on_task))
     return sha, totals
 
 
@@ -75,6 +81,7 @@ def write_version_shards(
     tokenizer: str | None = None,
     shards: ShardsConfig | None = None,
     runner: RunnerConfig | None = None,
+    on_progress: TokenProgress | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Write a version's shards with a tokenizer and list them in `<ds>.shards`."""
     import ray
@@ -90,10 +97,27 @@ def write_version_shards(
             ShardArgs(uri, model_ref, f"{root}/f{i:05d}", asdict(shards))
             for i, uri in enumerate(_files(catalog, dataset, version))
         ]
-        written = _run_once(Phase("tokens-shards", shard_file, args, _concat_shards))
+        on_task = _progress(on_progress, lambda r: sum(row["tokens"] for row in r["shards"]))
+        phase = Phase("tokens-shards", shard_file, args, _concat_shards, on_task=on_task)
+        written = _run_once(phase)
     rows = written["shards"]
     commit_version_rows(catalog, dataset, SHARDS, name, rows, tokenizer=sha)
     return sha, rows
+
+
+def _progress(
+    on_progress: TokenProgress | None, tokens: Callable[[dict[str, Any]], int]
+) -> TaskProgress | None:
+    """The phase's per-task callback that adds up tokens for `on_progress`."""
+    if on_progress is None:
+        return None
+    seen = [0]
+
+    def on_task(done: int, total: int, result: dict[str, Any]) -> None:
+        seen[0] += tokens(result) if result else 0
+        on_progress(done, total, seen[0])
+
+    return on_task
 
 
 def _concat_shards(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -68,9 +68,15 @@ def test_counts_per_file_per_language_and_over_shards_agree(curated: Catalog) ->
     fertility = version.stats["languages"]["Python"]["chars_per_token"]
     assert fertility == round(chars / by_lang["Python"], 3) and 2 < fertility < 10
     # the same counts again, from the stored files, in other processes
-    sha, recount = count_tokens(curated, "ds", "v1")
+    seen: list[tuple[int, int, int]] = []
+    sha, recount = count_tokens(curated, "ds", "v1", on_progress=lambda *a: seen.append(a))
     assert sha == version.lineage["tokenizer"]
     assert {k: v["tokens"] for k, v in recount.items()} == dict(by_lang)
+    # progress: one report per data file as it is counted, tokens growing to the total
+    assert [done for done, _, _ in seen] == list(range(len(seen))) and len(seen) >= 2
+    assert {total for _, total, _ in seen} == {len(seen) - 1}
+    assert [t for _, _, t in seen] == sorted(t for _, _, t in seen)
+    assert seen[-1][2] == sum(by_lang.values())
 
     manifest = curated.table("ds", SHARDS).scan().to_arrow()
     documents = []
@@ -113,6 +119,26 @@ def test_shard_documents_decode_to_the_kept_files(curated: Catalog) -> None:
         assert tokenizer.decode(ids[:-1]) in contents
 
 
+def test_shards_hold_exactly_sentencepiece_ids_of_the_kept_files(curated: Catalog) -> None:
+    """The piece cache that wrote the shards gives SentencePiece's own ids, file for file."""
+    _, version = _decisions(curated)
+    files = scan_version(curated, "ds", version, "files").to_arrow()
+    sha = version.lineage["tokenizer"]
+    model = TokenizerStore(curated.settings.resolved_warehouse()).load(sha)
+    fast, plain = CodeTokenizer(model), CodeTokenizer(model, fast=False)
+    assert fast.fast_fallback == []
+    texts = files["content"].to_pylist()
+    expected = plain.encode_batch(texts)
+    assert fast.encode_batch(texts) == expected
+    assert fast.count(texts).tolist() == [len(ids) for ids in expected]
+    rows = [r for r in curated.table("ds", SHARDS).scan().to_arrow().to_pylist()
+            if r["tokenizer"] == sha]  # fmt: skip
+    in_shards = Counter(
+        tuple(doc[:-1].tolist()) for row in rows for doc in ShardReader(row["prefix"])
+    )
+    assert in_shards == Counter(tuple(ids) for ids in expected)
+
+
 def test_same_tokenizer_whatever_the_partitions_and_reuse_by_id(
     sample_corpus, curated: Catalog, tmp_path: Path
 ) -> None:
@@ -142,8 +168,12 @@ def test_shards_of_another_tokenizer_are_added_once(curated: Catalog) -> None:
     _, version = _decisions(curated)
     sha = version.lineage["tokenizer"]
     before = curated.table("ds", SHARDS).scan().to_arrow().num_rows
+    seen: list[tuple[int, int, int]] = []
     for _ in range(2):  # rewriting replaces the rows of (version, tokenizer)
-        _, rows = write_version_shards(curated, "ds", "v1", sha)
+        _, rows = write_version_shards(
+            curated, "ds", "v1", sha, on_progress=lambda *a: seen.append(a)
+        )
+    assert seen[-1][0] == seen[-1][1] and seen[-1][2] == sum(r["tokens"] for r in rows)
     after = curated.table("ds", SHARDS).scan().to_arrow()
     assert after.num_rows == len(rows)
     assert sum(after["tokens"].to_pylist()) == version.stats["tokens"] + sum(
