@@ -8,8 +8,10 @@ Each package owns its section; loading, typed validation (every bad field named 
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from corpus.core.config import ConfigBase
+from corpus.pipeline.holdout import HoldoutConfig
 from corpus.sources.config import IntakeConfig
 from dedup.config import DedupConfig
 from heuristics.config import HeuristicsConfig
@@ -33,3 +35,13 @@ class CurationConfig(ConfigBase):
     """SentencePiece training settings and how its sample is drawn."""
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     """Token counts and Megatron shards of the kept files (and which tokenizer)."""
+    holdout: HoldoutConfig = field(default_factory=HoldoutConfig)
+    """Repositories held out for evaluation before any other stage (ablations)."""
+
+    def fingerprint_data(self) -> dict[str, Any]:
+        """Every setting; the holdout section only when it holds something out, so versions
+        curated before it existed keep their fingerprints."""
+        data = self.to_dict()
+        if not self.holdout.enabled:
+            data.pop("holdout")
+        return data
