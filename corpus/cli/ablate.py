@@ -11,7 +11,7 @@ def ablate(
     dataset: Annotated[str, typer.Argument(help="Ingested dataset the arms curate.")],
     config: Annotated[
         Path, typer.Option("--config", help="Ablation YAML (trainer/ablation_config.py).",
-                           exists=True),  # fmt: skip
+                           exists=True),
     ],
     out: Annotated[
         Path, typer.Option("--out", help="Folder of the results, report.json and PNGs (resumable).")

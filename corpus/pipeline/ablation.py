@@ -88,8 +88,8 @@ def arm_curation(config: AblationConfig, arm: str | None, tokenizer: str | None)
 
 
 def check_curations(config: AblationConfig) -> None:
-    """Validate every arm's curation (and the held-out set's) before anything runs."""
-    for arm in [*config.arms, None]:
+    """Validate the shared curation, then every arm's, before anything runs."""
+    for arm in [None, *config.arms]:
         arm_curation(config, arm, "0" * 64)
 
 
