@@ -2,12 +2,12 @@
 (installed distributions, offline), the tiny model with 2 seeds per arm on the same token
 budget, scored on one held-out set of repositories; prints the table.
 
-    python benchmarks/ablation.py [--mb 60] [--tokens 200000] [--work DIR]
+    python -m benchmarks.ablation [--mb 60] [--tokens 200000] [--work DIR]
 
 Arms: `raw` curates with no quality rules, no formatters and no dedup (intake, the license
 allow-list and the held-out split only); `near-dedup` adds exact and MinHash near dedup;
 `full` is the default recipe (replit preset rules and formatters, dedup). The held-out set is
-10% of the repositories by hash, curated with the full recipe. Everything stays under --work
+20% of the repositories by hash, curated with the full recipe. Everything stays under --work
 (reused by a rerun: versions and finished trials are skipped).
 """
 
@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=60, help="corpus size in MB")
     parser.add_argument("--tokens", type=int, default=200_000, help="D of every trial")
     parser.add_argument("--vocab", type=int, default=4000)
+    parser.add_argument("--holdout", type=float, default=0.2,
+                        help="share of repositories held out (the corpus has few, large ones)")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the report here too")
     args = parser.parse_args()
@@ -55,13 +57,15 @@ def main() -> None:
     catalog = Catalog(Settings(home=work / "home"))
     curation = {"tokenizer": {"vocab_size": args.vocab, "sample_bytes": 20_000_000,
                               "num_threads": 2}}  # fmt: skip
-    if "ds" not in catalog.datasets():
+    marker = work / "ingested"  # an interrupted ingest leaves the dataset without files
+    if not marker.exists():
         ingest([str(work / "repos")], "ds", catalog, CurationConfig.from_dict(curation),
                layout=Layout.REPOS)  # fmt: skip
+        marker.write_text("ds")
     print(f"ingested in {time.perf_counter() - started:.0f} s")
     config = AblationConfig.from_dict({
         "arms": ARMS, "baseline": "raw", "seeds": [0, 1], "model": "tiny",
-        "tokens": args.tokens, "curation": curation, "holdout": {"fraction": 0.1},
+        "tokens": args.tokens, "curation": curation, "holdout": {"fraction": args.holdout},
         "min_share": 0.05,
         "train": {"micro_batch": 8, "seq_len": 128, "lr": 3e-3, "eval_windows": 32,
                   "schedule": {"warmup_steps": 10}},

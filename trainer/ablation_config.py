@@ -171,6 +171,22 @@ class AblationConfig(ConfigBase):
             raise ConfigError("an ablation config must be a mapping")
         return super().from_dict(data)
 
+    @classmethod
+    def _prepare(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """An arm written as `name:` (null) is an arm of the shared curation; an unknown arm
+        field is named with its arm (the generic message cannot see inside the mapping)."""
+        arms = data.get("arms")
+        if isinstance(arms, dict):
+            known = sorted(f.name for f in fields(ArmConfig))
+            data = {**data, "arms": {name: {} if arm is None else arm
+                                     for name, arm in arms.items()}}  # fmt: skip
+            for name, arm in data["arms"].items():
+                unknown = sorted(set(arm) - set(known)) if isinstance(arm, dict) else []
+                if unknown:
+                    raise ConfigError(f"unknown field(s) {unknown} in ablation arms.{name}; "
+                                      f"known: {known}")  # fmt: skip
+        return data
+
 
 def _build(cls: type, name: str, data: Any) -> Any:
     if not isinstance(data, dict):
