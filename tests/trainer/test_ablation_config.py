@@ -89,3 +89,18 @@ def test_call_needs_separated_ranges_and_a_paired_test() -> None:
 def test_baseline_without_trials_is_refused() -> None:
     with pytest.raises(ValueError, match="baseline"):
         summarize({"base": [], "x": _rows([1.0, 1.1], [0, 1])}, "base")
+
+
+def test_cli_refuses_a_bad_config_before_anything_runs(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from corpus.cli.main import app
+
+    path = tmp_path / "ablate.yaml"
+    path.write_text("arms: {raw: {}, full: {epochs: 0.5}}\nseeds: [0, 1]\n")
+    result = CliRunner().invoke(app, ["ablate", "ds", "--config", str(path), "--out",
+                                      str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code != 0  # main() prints a ConfigError as one line
+    assert isinstance(result.exception, ConfigError)
+    assert "arms.full.epochs must be >= 1" in str(result.exception)
+    assert not (tmp_path / "out").exists()
