@@ -44,24 +44,33 @@ def versions(sample_corpus, tmp_path_factory):
     return catalog, config, names, curated, tokenizer
 
 
-def _repos(catalog, version: str, reason: str) -> tuple[set[str], set[str]]:
-    """Repositories of the version's decisions: not dropped for `reason`, and dropped for it."""
-    table = read_decisions("ds", version, columns=["repo", "drop_reason"], catalog=catalog)
-    rows = table.to_pylist()
-    return ({r["repo"] for r in rows if r["drop_reason"] != reason},
-            {r["repo"] for r in rows if r["drop_reason"] == reason})  # fmt: skip
+def _decisions(catalog, version: str) -> list[dict]:
+    return read_decisions("ds", version, columns=["repo", "drop_reason"],
+                          catalog=catalog).to_pylist()  # fmt: skip
+
+
+def _repos(rows: list[dict], reason: str | None) -> set[str]:
+    """Repositories with a file dropped for `reason` (None: with a kept file)."""
+    return {r["repo"] for r in rows if r["drop_reason"] == reason}
 
 
 def test_arms_and_heldout_split_the_repositories(versions) -> None:
     catalog, config, names, curated, _ = versions
     assert names == {"raw": "ablate-raw", "full": "ablate-full", HELDOUT: "ablate-heldout"}
     assert curated == ["ablate-raw", "ablate-full", "ablate-heldout"]
-    held, others = _repos(catalog, names[HELDOUT], "holdout:training")
-    assert held and others and not held & others
+    held_rows = _decisions(catalog, names[HELDOUT])
+    others = _repos(held_rows, "holdout:training")  # not held out: left to the arms
+    assert _repos(held_rows, None) and others
+    # every repository with a file past intake is on exactly one side
+    past_intake = {r["repo"] for r in held_rows
+                   if not (r["drop_reason"] or "").startswith("intake:")}  # fmt: skip
     for arm in config.arms:
-        trained, excluded = _repos(catalog, names[arm], "holdout:evaluation")
-        assert excluded == held, arm  # the same repositories whatever the arm's choices
-        assert trained == others, arm
+        rows = _decisions(catalog, names[arm])
+        held = _repos(rows, "holdout:evaluation")
+        assert held and not held & others, arm
+        assert held | others == past_intake, arm  # the same split whatever the arm keeps
+        assert _repos(rows, None) <= others, arm
+    assert _repos(held_rows, None) <= past_intake - others
     # the full arm drops what raw keeps: its choices differ, its held-out repositories do not
     full = read_decisions("ds", names["full"], kept=True, columns=["file_id"], catalog=catalog)
     raw = read_decisions("ds", names["raw"], kept=True, columns=["file_id"], catalog=catalog)

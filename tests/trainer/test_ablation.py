@@ -20,7 +20,8 @@ from trainer.ablation_config import AblationConfig
 from trainer.ablation_report import SAME, format_table, summarize, write_report
 from trainer.sweep_grid import MixtureInfo
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
+# the module fixture trains 6 trials: ~3 min on a quiet machine, > 10 under heavy load
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local"), pytest.mark.timeout(1800)]
 pytest.importorskip("deepspeed", reason="training needs the [train] extra")
 
 TOKENS = 24 * 8 * (SEQ_LEN + 1)  # 24 steps of 8 windows
