@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from corpus.cli.ablate import ablate
 from corpus.cli.config import config_app
 from corpus.cli.dedup import dedup_app
 from corpus.cli.diff_export import export_command, versions_diff
@@ -52,6 +53,7 @@ app.command("plan")(plan)
 app.command("gc")(gc_command)
 app.command("train")(train_command)
 app.command("sweep")(sweep)
+app.command("ablate")(ablate)
 app.command("generate")(generate_command)
 app.command("export-model")(export_model_command)
 

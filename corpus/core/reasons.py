@@ -48,6 +48,13 @@ class DropReason(StrEnum):
     # the user names under `decontam.files` get reasons of the same form, built by `decontam`)
     DECONTAM_HUMANEVAL = "decontam:humaneval"
 
+    # holdout: repositories kept out of an ablation arm, or out of its evaluation set
+    # (`corpus.pipeline.holdout`), chosen before any other curation choice
+    HOLDOUT_EVALUATION = "holdout:evaluation"
+    """The repository is held out for evaluation: no ablation arm trains on it."""
+    HOLDOUT_TRAINING = "holdout:training"
+    """The repository is not held out: the evaluation set leaves it to the arms."""
+
     # dedup: a copy of another kept file (`dup_of` names it)
     DEDUP_EXACT = "dedup:exact"
     DEDUP_NEAR = "dedup:near"

@@ -8,8 +8,10 @@ Each package owns its section; loading, typed validation (every bad field named 
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from corpus.core.config import ConfigBase
+from corpus.pipeline.holdout import HoldoutConfig
 from corpus.sources.config import IntakeConfig
 from dedup.config import DedupConfig
 from heuristics.config import HeuristicsConfig
@@ -38,13 +40,18 @@ class CurationConfig(ConfigBase):
     """SentencePiece training settings and how its sample is drawn."""
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     """Token counts and Megatron shards of the kept files (and which tokenizer)."""
+    holdout: HoldoutConfig = field(default_factory=HoldoutConfig)
+    """Repositories held out for evaluation before any other stage (ablations)."""
 
-    def fingerprint_data(self) -> dict:
+    def fingerprint_data(self) -> dict[str, Any]:
         """Every setting, except sections added after versions were published while they are
-        off: a config written before them keeps its print (and its run folder)."""
+        off (governance) or hold nothing out (holdout): a config written before them keeps its
+        print (and its run folder)."""
         data = self.to_dict()
         if self.pii.mode == "off":
             del data["pii"]
         if not self.decontam.names:
             del data["decontam"]
+        if not self.holdout.enabled:
+            del data["holdout"]
         return data

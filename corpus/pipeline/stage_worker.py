@@ -28,6 +28,7 @@ from corpus.core.summary import CallSummary
 from corpus.core.writers import ParquetSink
 from corpus.licenses.stage import LicenseStage
 from corpus.pipeline.config import CurationConfig
+from corpus.pipeline.holdout import HoldoutStage
 from dedup.candidates import CandidateBuilder
 from dedup.records import (
     CANDIDATE_SCHEMA,
@@ -43,8 +44,10 @@ from tokenizer.config import ShardsConfig
 from tokenizer.partition import tokenize_partition, tokens_by_lang
 
 #: Row-local stages applied at curation, in order. Intake, language and license facts
-#: already ran at ingest. Each rule stage keeps the first drop reason a file got.
+#: already ran at ingest. Each rule stage keeps the first drop reason a file got; the holdout
+#: goes first, so it depends on no curation choice.
 CURATE_STAGES: tuple[type[Stage], ...] = (
+    HoldoutStage,
     LicenseStage,
     LicenseRuleStage,
     HeuristicsStage,

@@ -43,7 +43,8 @@ def test_openapi_describes_every_config_section(client) -> None:
     assert "#/components/schemas/CurationConfig" in str(request)
     sections = schemas["CurationConfig"]["properties"]
     assert set(sections) == {
-        "intake", "licenses", "heuristics", "decontam", "pii", "dedup", "tokenizer", "shards"
+        "intake", "licenses", "heuristics", "decontam", "pii", "dedup", "tokenizer", "shards",
+        "holdout",
     }  # fmt: skip
     dedup = schemas["DedupConfig"]
     assert dedup["additionalProperties"] is False

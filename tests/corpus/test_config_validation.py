@@ -101,7 +101,8 @@ def test_config_schema_describes_every_section(monkeypatch, capsys) -> None:
     assert code == 0
     schema = json.loads(out)
     assert set(schema["properties"]) == {
-        "intake", "licenses", "heuristics", "decontam", "pii", "dedup", "tokenizer", "shards"
+        "intake", "licenses", "heuristics", "decontam", "pii", "dedup", "tokenizer", "shards",
+        "holdout",
     }  # fmt: skip
     assert schema["additionalProperties"] is False
     dedup = schema["$defs"]["DedupConfig"]
