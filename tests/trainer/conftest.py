@@ -42,6 +42,8 @@ def _python_texts() -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> TinyRun:
+    pytest.importorskip("torch", reason="the [train] extra is not installed")
+    pytest.importorskip("deepspeed", reason="the [train] extra is not installed")
     from tokenizer.config import TokenizerConfig
     from tokenizer.shards import ShardWriter
     from tokenizer.train import train_tokenizer

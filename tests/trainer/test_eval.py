@@ -4,13 +4,14 @@ import json
 import math
 
 import pytest
-import torch
-from typer.testing import CliRunner
 
-from corpus.cli.main import app
-from trainer.evaluation.bpb import bits_per_byte, document_bits, evaluate_bpb
-from trainer.loading import load_model
-from trainer.model import MPT
+torch = pytest.importorskip("torch", reason="the [train] extra is not installed")
+from typer.testing import CliRunner  # noqa: E402  (after the torch check)
+
+from corpus.cli.main import app  # noqa: E402  (after the torch check)
+from trainer.evaluation.bpb import bits_per_byte, document_bits, evaluate_bpb  # noqa: E402  (after the torch check)
+from trainer.loading import load_model  # noqa: E402  (after the torch check)
+from trainer.model import MPT  # noqa: E402  (after the torch check)
 
 
 @pytest.fixture(scope="module")

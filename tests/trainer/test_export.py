@@ -6,14 +6,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
-from corpus.core.errors import ConfigError
-from tests.language_samples import collect
-from trainer.export_hf import export_hf
-from trainer.generate import SamplingConfig, generate
-from trainer.loading import LoadedModel, load_model
-from trainer.model import MPT
+torch = pytest.importorskip("torch", reason="the [train] extra is not installed")
+
+from corpus.core.errors import ConfigError  # noqa: E402  (after the torch check)
+from tests.language_samples import collect  # noqa: E402  (after the torch check)
+from trainer.export_hf import export_hf  # noqa: E402  (after the torch check)
+from trainer.generate import SamplingConfig, generate  # noqa: E402  (after the torch check)
+from trainer.loading import LoadedModel, load_model  # noqa: E402  (after the torch check)
+from trainer.model import MPT  # noqa: E402  (after the torch check)
 
 PROMPTS = ["def main(", "import os\n\nclass ", "#include <stdio.h>\nint ", "    return "]
 GREEDY = SamplingConfig(max_new_tokens=24, stop_at_eod=False)
@@ -32,7 +33,7 @@ def hf_dir(loaded, tmp_path_factory):
 def _hf_greedy(hf, prompt: list[int], n: int) -> list[int]:
     out = hf.generate(torch.tensor([prompt]), max_new_tokens=n, min_new_tokens=n,
                       do_sample=False, eos_token_id=None)  # fmt: skip
-    return out[0, len(prompt):].tolist()
+    return out[0, len(prompt) :].tolist()
 
 
 def _check_against_transformers(loaded: LoadedModel, folder: Path) -> None:

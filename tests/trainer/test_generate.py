@@ -3,11 +3,12 @@ the same logits as the training forward, a batch as its prompts one by one, samp
 seed fixes, stop sequences, and loading from every kind of checkpoint."""
 
 import pytest
-import torch
 
-from corpus.core.errors import ConfigError
-from trainer.generate import Decoder, SamplingConfig, generate
-from trainer.loading import ModelNotFound, load_model
+torch = pytest.importorskip("torch", reason="the [train] extra is not installed")
+
+from corpus.core.errors import ConfigError  # noqa: E402  (after the torch check)
+from trainer.generate import Decoder, SamplingConfig, generate  # noqa: E402  (after the torch check)
+from trainer.loading import ModelNotFound, load_model  # noqa: E402  (after the torch check)
 
 PROMPTS = ["def main(", "import os\n\nclass ", "#include <stdio.h>\nint ", "    return "]
 
@@ -54,7 +55,7 @@ def test_cached_and_uncached_give_identical_tokens(loaded):
         for _ in range(10):
             logits, _ = loaded.model(torch.tensor([seq]))
             seq.append(int(logits[0, -1].argmax()))
-        assert cached[:10] == seq[len(prompt):]
+        assert cached[:10] == seq[len(prompt) :]
 
 
 def test_a_batch_gives_the_same_as_one_by_one(loaded):
