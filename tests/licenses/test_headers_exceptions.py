@@ -50,6 +50,10 @@ def test_gcc_header_is_gpl_with_the_runtime_exception() -> None:
 def test_grant_notices_name_their_license() -> None:
     assert header_notice(_module("boto3", "session.py")).expression == "Apache-2.0"
     assert header_notice(_module("requests", "__init__.py")).expression == "Apache-2.0"
+
+
+def test_a_public_domain_dedication_header_is_cc0() -> None:
+    pytest.importorskip("PIL", reason="Pillow comes with the [train] extra (matplotlib)")
     assert header_notice(_module("PIL", "BlpImagePlugin.py")).expression == "CC0-1.0"
 
 

@@ -19,6 +19,7 @@ from trainer.launch import run_local_jobs
 from trainer.train_config import TrainConfig
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("deepspeed", reason="training needs the [train] extra (torch, DeepSpeed)")
 
 SEQ_LEN = 32
 STEPS = 4

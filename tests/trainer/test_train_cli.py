@@ -17,6 +17,7 @@ from corpus.store.catalog import SHARDS, Catalog
 from corpus.store.mixtures import create_mixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
+pytest.importorskip("deepspeed", reason="training needs the [train] extra (torch, DeepSpeed)")
 
 
 @pytest.fixture(scope="module")
