@@ -2,7 +2,7 @@
 same model and token budget, compared on one held-out set with a significance call."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -10,8 +10,8 @@ import typer
 def ablate(
     dataset: Annotated[str, typer.Argument(help="Ingested dataset the arms curate.")],
     config: Annotated[
-        Path, typer.Option("--config", help="Ablation YAML (trainer/ablation_config.py).",
-                           exists=True),
+        Path,
+        typer.Option("--config", help="Ablation YAML (trainer/ablation_config.py).", exists=True),
     ],
     out: Annotated[
         Path, typer.Option("--out", help="Folder of the results, report.json and PNGs (resumable).")
@@ -26,7 +26,7 @@ def ablate(
 ) -> None:
     """Curate the missing arm versions and the held-out set, train every (arm, seed) not yet in
     OUT's table, then print the table: mean ± std over seeds, Δ to the baseline, the call."""
-    from corpus.cli.render import console
+    from corpus.cli.render import console, trial_printer
     from corpus.core.cluster import RunnerConfig
     from corpus.pipeline.ablation import run_ablation_on
     from corpus.store.catalog import Catalog
@@ -42,7 +42,7 @@ def ablate(
         Catalog(), dataset, settings, out, prefix=prefix,
         runner=RunnerConfig(ray_address=ray_address), ray_address=ray_address,
         on_step=lambda what, name: console.print(f"{what} {dataset}@{name}"),
-        on_event=_printer(console),
+        on_event=trial_printer(console, _finished),
     )  # fmt: skip
     if outcome.report is not None:
         console.print(format_table(outcome.report), markup=False, highlight=False)
@@ -53,22 +53,6 @@ def ablate(
                          "and rerun the same command: finished trials are kept")  # fmt: skip
 
 
-def _printer(console: Any):
-    counts = {"done": 0, "total": 0}
-
-    def show(kind: str, trial: Any, info: dict) -> None:
-        if kind == "skipped":
-            console.print(f"skip {trial.label()}: already in the table")
-        elif kind == "submitted":
-            counts["total"] = info["count"]
-            console.print(f"running {info['count']} trial(s)")
-        elif kind in ("finished", "failed"):
-            counts["done"] += 1
-            what = (f"val loss {info['val_loss']:.4f}, bits/byte "
-                    f"{(info.get('evals') or {}).get('bits_per_byte', float('nan')):.4f}, "
-                    f"{info['wall_s']:.1f} s" if kind == "finished"
-                    else f"failed: {info['error']}")  # fmt: skip
-            console.print(f"[{counts['done']}/{counts['total']}] {trial.label()}: {what}",
-                          markup=False)  # fmt: skip
-
-    return show
+def _finished(info: dict) -> str:
+    bits = (info.get("evals") or {}).get("bits_per_byte", float("nan"))
+    return f"val loss {info['val_loss']:.4f}, bits/byte {bits:.4f}, {info['wall_s']:.1f} s"

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -183,3 +184,24 @@ def tokens_line(stats: VersionStats) -> str:
         f"{shards.count} shards, {shards.train_documents or 0:,} train and "
         f"{shards.validation_documents or 0:,} validation documents"
     )
+
+
+def trial_printer(
+    console: Any, finished: Callable[[dict], str]
+) -> Callable[[str, Any, dict], None]:
+    """Progress lines of sweep and ablation trials; `finished(info)` describes a finished one."""
+    counts = {"done": 0, "total": 0}
+
+    def show(kind: str, trial: Any, info: dict) -> None:
+        if kind == "skipped":
+            console.print(f"skip {trial.label()}: already in the table", markup=False)
+        elif kind == "submitted":
+            counts["total"] = info["count"]
+            console.print(f"running {info['count']} trial(s)")
+        elif kind in ("finished", "failed"):
+            counts["done"] += 1
+            what = finished(info) if kind == "finished" else f"failed {info['error']}"
+            console.print(f"[{counts['done']}/{counts['total']}] {trial.label()}: {what}",
+                          markup=False)  # fmt: skip
+
+    return show

@@ -28,7 +28,7 @@ def sweep(
 ) -> None:
     """Train every trial of the grid not yet in OUT's table, then print the table, the fit of
     the data-constrained law and the PNG's path."""
-    from corpus.cli.render import console
+    from corpus.cli.render import console, trial_printer
     from corpus.store.catalog import Catalog
     from corpus.store.mixtures import training_inputs
     from trainer.sweep import run_sweep
@@ -53,7 +53,7 @@ def sweep(
         tokenizer_bytes = TokenizerStore(catalog.settings.resolved_warehouse()).load(
             found.tokenizer)  # fmt: skip
     report = run_sweep(settings, base, info, out, validation=validation,
-                       ray_address=ray_address, on_event=_printer(console),
+                       ray_address=ray_address, on_event=trial_printer(console, _finished),
                        tokenizer_bytes=tokenizer_bytes)  # fmt: skip
     if report.rows:
         console.print(_table(report.rows))
@@ -69,32 +69,11 @@ def sweep(
         )
 
 
-def _printer(console: Any):
-    counts = {"done": 0, "total": 0}
-
-    def show(kind: str, trial: Any, info: dict) -> None:
-        if kind == "skipped":
-            console.print(f"skip {trial.label()}: already in the table")
-        elif kind == "submitted":
-            counts["total"] = info["count"]
-            console.print(f"running {info['count']} trial(s)")
-        elif kind == "finished":
-            counts["done"] += 1
-            console.print(
-                f"[{counts['done']}/{counts['total']}] {trial.label()}: val loss "
-                f"[bold]{info['val_loss']:.4f}[/], {info['steps']} steps, "
-                f"{info['tokens_per_s']:,.0f} tok/s, {info['wall_s']:.1f} s"
-                + "".join(f", {k} {v:.4f}" for k, v in (info.get("evals") or {}).items()
-                          if isinstance(v, int | float))
-            )  # fmt: skip
-        elif kind == "failed":
-            counts["done"] += 1
-            console.print(
-                f"[{counts['done']}/{counts['total']}] {trial.label()}: [red]failed[/] "
-                f"{info['error']}"
-            )
-
-    return show
+def _finished(info: dict) -> str:
+    evals = "".join(f", {k} {v:.4f}" for k, v in (info.get("evals") or {}).items()
+                    if isinstance(v, int | float))  # fmt: skip
+    return (f"val loss {info['val_loss']:.4f}, {info['steps']} steps, "
+            f"{info['tokens_per_s']:,.0f} tok/s, {info['wall_s']:.1f} s{evals}")  # fmt: skip
 
 
 def _table(rows: list[dict]) -> Any:
