@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.ablation_config import AblationConfig
-from trainer.sweep import run_trial, trial_resources, trial_spec, trial_train_config
+from trainer.sweep import TrialJob, run_trials, trial_spec, trial_train_config
 from trainer.sweep_config import SweepConfig
 from trainer.sweep_grid import MixtureInfo, SweepError, Trial, build_grid
 from trainer.sweep_table import ResultsTable
@@ -134,7 +134,9 @@ def run_ablation(
     (vocab_size,) = vocab
     configs = {
         t.trial.id: trial_train_config(
-            _sweep_config(config, t.trial.tokens, t.trial.epochs, t.seed), t.trial, vocab_size,
+            _sweep_config(config, t.trial.tokens, t.trial.epochs, t.seed),
+            t.trial,
+            vocab_size,
             out / "trials" / t.trial.id,
         )
         for t in trials
@@ -148,8 +150,10 @@ def run_ablation(
             emit("skipped", t, {})
     pending = [t for t in trials if t.trial.id not in done]
     if pending:
-        _run_on_ray(config, arms, pending, configs, validation, table, out, run, emit,
-                    ray_address, tokenizer_bytes)  # fmt: skip
+        jobs = [TrialJob(t, t.trial, trial_spec(arms[t.arm].spec, t.trial, t.seed), t.seed)
+                for t in pending]  # fmt: skip
+        run_trials(jobs, configs, validation, table, out, run.failed, emit, ray_address,
+                   config.evaluate, tokenizer_bytes)  # fmt: skip
     found = {row["trial_id"]: row for row in table.rows([t.trial.id for t in trials])}
     for t in trials:
         if t.trial.id in found:
@@ -165,35 +169,3 @@ def _record_trials(out: Path, trials: Sequence[ArmTrial]) -> None:
     for t in trials:
         known[t.trial.id] = {"arm": t.arm, "seed": t.seed, **t.trial.to_dict()}
     path.write_text(json.dumps(known, indent=1, sort_keys=True))
-
-
-def _run_on_ray(config: AblationConfig, arms: Mapping[str, ArmData], pending: list[ArmTrial],
-                configs: Mapping[str, Any], validation: Mapping[str, Sequence[str]],
-                table: ResultsTable, out: Path, run: AblationRun, emit: Event,
-                ray_address: str | None, tokenizer_bytes: bytes | None) -> None:  # fmt: skip
-    import ray
-
-    from corpus.core.cluster import RunnerConfig, ray_session
-    from trainer.sweep import _reason
-
-    with ray_session(RunnerConfig(ray_address=ray_address)):
-        remote = ray.remote(max_calls=1)(run_trial).options(**trial_resources())
-        waiting = {}
-        for t in pending:
-            spec = trial_spec(arms[t.arm].spec, t.trial, t.seed)
-            ref = remote.remote(t.trial, spec, configs[t.trial.id], dict(validation),
-                                out / "trials" / t.trial.id, t.seed, config.evaluate,
-                                tokenizer_bytes)  # fmt: skip
-            waiting[ref] = t
-        emit("submitted", pending[0], {"count": len(pending)})
-        while waiting:
-            (ref,), _ = ray.wait(list(waiting), num_returns=1)
-            t = waiting.pop(ref)
-            try:
-                row = ray.get(ref)
-            except ray.exceptions.RayError as exc:
-                run.failed[t.trial.id] = _reason(exc)
-                emit("failed", t, {"error": run.failed[t.trial.id]})
-                continue
-            table.append(row)
-            emit("finished", t, row)

@@ -202,8 +202,9 @@ def run_sweep(
         if trial.id in done:
             emit("skipped", trial, {})
     if pending:
-        _run_on_ray(config, base_spec, pending, configs, validation, table, out, report,
-                    emit, ray_address, tokenizer_bytes)  # fmt: skip
+        jobs = [TrialJob(t, t, trial_spec(base_spec, t, config.seed), config.seed) for t in pending]
+        run_trials(jobs, configs, validation, table, out, report.failed, emit, ray_address,
+                   config.evaluate, tokenizer_bytes)  # fmt: skip
     report.rows = table.rows([t.id for t in trials])
     report.fit = fit_sweep(runs_from_rows(report.rows), config.fit.free)
     (out / "fit.json").write_text(json.dumps(report.fit.to_dict(), indent=2))
@@ -213,19 +214,30 @@ def run_sweep(
     return report
 
 
-def _run_on_ray(
-    config: SweepConfig,
-    base_spec: Any,
-    pending: list[Trial],
+@dataclass(frozen=True)
+class TrialJob:
+    """One trial to run: what `emit` is told about, the trial, its data spec and seed."""
+
+    subject: Any
+    trial: Trial
+    spec: Any
+    seed: int
+
+
+def run_trials(
+    jobs: Sequence[TrialJob],
     configs: Mapping[str, Any],
     validation: Mapping[str, Sequence[str]],
     table: ResultsTable,
     out: Path,
-    report: SweepReport,
+    failed: dict[str, str],
     emit: Event,
     ray_address: str | None,
+    evaluate: Any,
     tokenizer_bytes: bytes | None = None,
 ) -> None:
+    """Every job as a Ray task (a fresh worker each), rows appended to `table` as they finish;
+    a failed trial's error goes to `failed` and the others go on."""
     import ray
 
     from corpus.core.cluster import RunnerConfig, ray_session
@@ -233,24 +245,23 @@ def _run_on_ray(
     with ray_session(RunnerConfig(ray_address=ray_address)):
         remote = ray.remote(max_calls=1)(run_trial).options(**trial_resources())
         waiting = {}
-        for trial in pending:
-            spec = trial_spec(base_spec, trial, config.seed)
-            ref = remote.remote(trial, spec, configs[trial.id], dict(validation),
-                                out / "trials" / trial.id, config.seed, config.evaluate,
+        for job in jobs:
+            ref = remote.remote(job.trial, job.spec, configs[job.trial.id], dict(validation),
+                                out / "trials" / job.trial.id, job.seed, evaluate,
                                 tokenizer_bytes)  # fmt: skip
-            waiting[ref] = trial
-        emit("submitted", pending[0], {"count": len(pending)})
+            waiting[ref] = job
+        emit("submitted", jobs[0].subject, {"count": len(jobs)})
         while waiting:
             (ref,), _ = ray.wait(list(waiting), num_returns=1)
-            trial = waiting.pop(ref)
+            job = waiting.pop(ref)
             try:
                 row = ray.get(ref)
             except ray.exceptions.RayError as exc:
-                report.failed[trial.id] = _reason(exc)
-                emit("failed", trial, {"error": report.failed[trial.id]})
+                failed[job.trial.id] = _reason(exc)
+                emit("failed", job.subject, {"error": failed[job.trial.id]})
                 continue
             table.append(row)
-            emit("finished", trial, row)
+            emit("finished", job.subject, row)
 
 
 def trial_resources() -> dict[str, float]:
