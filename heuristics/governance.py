@@ -105,7 +105,15 @@ class GovernanceStage(RuleStage):
         batch = set_column(batch, "decontam_hits", pa.array(hits, pa.string()))
         return self._pii(batch, content, rows, texts, paths)
 
-    def _pii(self, batch, content, rows, texts, paths) -> pa.Table:
+    def _pii(
+        self,
+        batch: pa.Table,
+        content: pa.Array,
+        rows: np.ndarray,
+        texts: list[str],
+        paths: list[str],
+    ) -> pa.Table:
+        """Count PII per kind in the live rows and, by mode, redact it in place."""
         n = batch.num_rows
         counts = {kind: np.zeros(n, np.int32) for kind in PiiKind}
         if self.pii.mode == "off":
