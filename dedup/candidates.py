@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 
 from corpus.core.rowkeys import contains
 from dedup.config import DedupConfig
+from dedup.index_reuse import SignatureSource
 from dedup.records import CANDIDATE_SCHEMA, license_rank, pack_signatures
 
 
@@ -24,14 +25,22 @@ def sha_key_set(content_sha256: pa.ChunkedArray | pa.Array) -> np.ndarray:
 class CandidateBuilder:
     """Turns kept rows (with content) into candidate rows: hashes, keep-rule columns, signature.
 
-    Signatures whose content hash is in `reusable` (stored with a previous
-    version) are not computed: the row is marked `cached` and the dedup stage
-    fills it from the stored rows.
+    Signatures a previous version stored are not computed again; the row is marked
+    `cached` (its `tokens` null). With a `source` (that version's lookup index) the
+    stored signature goes into the row here; otherwise the content hash is looked up in
+    `reusable` (the version's content-hash keys) and the dedup stage's exact step fills
+    the signature from the stored rows.
     """
 
-    def __init__(self, config: DedupConfig, reusable: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        config: DedupConfig,
+        reusable: np.ndarray | None = None,
+        source: SignatureSource | None = None,
+    ) -> None:
         self.config = config
         self.reusable = reusable if reusable is not None else np.empty(0, dtype="S16")
+        self.source = source
         self.hasher = None
         if config.near:
             from dedup.minhash import MinHasher
@@ -51,17 +60,17 @@ class CandidateBuilder:
                     for t in kept.column("content").to_pylist()
                 ]
             )
-        cached = contains(self.reusable, sha_keys(hashes)) & (self.hasher is not None)
+        cached, full = self._stored(hashes, n)
         signatures = pa.nulls(n, pa.binary())
         tokens = pa.nulls(n, pa.int32())
         if self.hasher is not None:
             todo = np.flatnonzero(~cached)
             sig, counts = self.hasher.signatures(kept.column("content").take(todo))
-            full = np.zeros((n, config.num_perm), dtype=np.uint32)
             full[todo] = sig
             all_counts = np.zeros(n, dtype=np.int32)
             all_counts[todo] = counts
-            valid = np.zeros(n, dtype=bool)
+            # a stored signature is a near candidate's: it had enough tokens
+            valid = cached.copy() if self.source is not None else np.zeros(n, dtype=bool)
             valid[todo] = counts >= config.ngram
             signatures = pc.if_else(pa.array(valid), pack_signatures(full), None)
             tokens = pa.array(all_counts, pa.int32(), mask=cached)
@@ -90,3 +99,14 @@ class CandidateBuilder:
             }
         )
         return table.cast(CANDIDATE_SCHEMA)
+
+    def _stored(self, hashes: pa.Array | pa.ChunkedArray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows reuse a stored signature, and the [n, num_perm] matrix holding it."""
+        if self.hasher is None:  # no near dedup: no signatures at all
+            return np.zeros(n, dtype=bool), np.empty((n, 0), dtype=np.uint32)
+        full = np.zeros((n, self.config.num_perm), dtype=np.uint32)
+        if self.source is None:
+            return contains(self.reusable, sha_keys(hashes)), full
+        found, stored = self.source.signatures_of(hashes.to_pylist())
+        full[found] = stored[found]
+        return found, full

@@ -137,7 +137,8 @@ class MemoryIndex:
             for j, row in enumerate(index.signatures):
                 session.insert(j, lean(row, params.seed), check_duplication=False)
         index.by_sha, index.repos = sha_and_repo_tables(entries)
-        index.manifest = {**manifest, "signatures": len(index.candidate_entries)}
+        index.manifest = {**manifest, "signatures": len(index.candidate_entries),
+                          "sha_signatures": len(first_rows(index.candidate_entries))}  # fmt: skip
         return index
 
     def lsh_sketch(self, signature: np.ndarray) -> LeanMinHash:
@@ -154,7 +155,7 @@ class MemoryIndex:
                               "`codecorpus index build DS --version V --force`")  # fmt: skip
         return index
 
-    # -- queries (the same four on every storage) --
+    # -- queries (the same five on every storage) --
 
     def near(
         self, signature: np.ndarray, min_jaccard: float, limit: int | None = None
@@ -182,6 +183,16 @@ class MemoryIndex:
 
     def repo(self, name: str) -> tuple[int, int] | None:
         return self.repos.get(name)
+
+    def signatures_of(self, shas: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, [n, num_perm] signatures) of content hashes; zero rows where not found.
+
+        What incremental dedup reuses instead of hashing unchanged content again."""
+        rows = self.__dict__.get("_rows_by_sha")
+        if rows is None:  # built on first use, not pickled by `build`: old indexes answer too
+            rows = self.__dict__["_rows_by_sha"] = first_rows(self.candidate_entries)
+        found_rows = [rows.get(sha, -1) for sha in shas]
+        return stored_rows(np.array(found_rows, dtype=np.int64), self.signatures)
 
     def check(self) -> None:
         """Memory cannot go away under a request: nothing to check."""
@@ -225,6 +236,23 @@ class _Rows(Sequence):
 
     def __getitem__(self, i):  # type: ignore[override]
         return self.entries[self.rows[i]]
+
+
+def first_rows(candidates: Sequence[Entry]) -> dict[str, int]:
+    """Content hash -> the first candidate number with that content (its signature's row)."""
+    rows: dict[str, int] = {}
+    for j, entry in enumerate(candidates):
+        if entry.sha256:
+            rows.setdefault(entry.sha256, j)
+    return rows
+
+
+def stored_rows(rows: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`signatures[rows]` where `rows >= 0`, zeros elsewhere, and the mask of the former."""
+    found = rows >= 0
+    out = np.zeros((rows.size, signatures.shape[1]), dtype=np.uint32)
+    out[found] = signatures[rows[found]]
+    return found, out
 
 
 def sha_and_repo_tables(

@@ -5,6 +5,7 @@ Layout under `<root>` (`codecorpus:lookup:<dataset>:<version>`):
 - `<root>:<build>_bucket_*`, `<root>:<build>_keys`: datasketch's band tables;
 - `<root>:<build>:cand`: candidate number -> packed signature + JSON entry;
 - `<root>:<build>:sha`, `<root>:<build>:repos`: exact-match and repository tables;
+- `<root>:<build>:sigrow`: content hash -> its first candidate number (`signatures_of`);
 - `<root>:current`: the manifest of the finished build, set last with NX.
 
 A build writes under a fresh `<build>` id and publishes it with one `SET ... NX`, so a
@@ -17,6 +18,7 @@ as Redis is back with its data.
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from dedup.index import (
     IndexParams,
     LookupIndexError,
     NearMatch,
+    first_rows,
     is_empty,
     lean,
     sha_and_repo_tables,
@@ -37,6 +40,19 @@ from dedup.minhash import EMPTY
 #: Socket timeouts (seconds): a dead Redis must fail a request fast, not hang it.
 TIMEOUT = 2.0
 BATCH = 5000
+
+#: The stored signatures of content hashes in one round trip: hash -> candidate number ->
+#: the first `ARGV[1]` bytes of its packed row (the signature), nil when not indexed.
+SIGNATURES_OF = """
+local out = {}
+local width = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local j = redis.call('HGET', KEYS[1], ARGV[i])
+  if j then out[i - 1] = string.sub(redis.call('HGET', KEYS[2], j), 1, width)
+  else out[i - 1] = false end
+end
+return out
+"""
 
 
 class IndexUnavailable(LookupIndexError):
@@ -124,10 +140,12 @@ class RedisIndex:
         keep = ~np.all(signatures == EMPTY, axis=1)
         signatures = np.ascontiguousarray(signatures[keep], dtype="<u4")
         rows = candidate_rows[keep]
+        by_row = first_rows([entries[int(r)] for r in rows])
         manifest = {
             **manifest,
             "prefix": prefix,
             "signatures": len(rows),
+            "sha_signatures": len(by_row),
             "format": FORMAT,
             "params": params.to_dict(),
         }
@@ -144,6 +162,10 @@ class RedisIndex:
             for j, row in enumerate(rows):
                 pipe.hset(f"{prefix}:cand", str(j), _pack(signatures[j], entries[int(row)]))
                 if j % BATCH == BATCH - 1:
+                    pipe.execute()
+            for n, (sha, j) in enumerate(by_row.items()):
+                pipe.hset(f"{prefix}:sigrow", sha, str(j))
+                if n % BATCH == BATCH - 1:
                     pipe.execute()
             by_sha, repos = sha_and_repo_tables(entries)
             for n, (sha, found) in enumerate(by_sha.items()):
@@ -203,6 +225,24 @@ class RedisIndex:
     def repo(self, name: str) -> tuple[int, int] | None:
         raw = self._call(self.client.hget, f"{self.prefix}:repos", name)
         return tuple(json.loads(raw)) if raw else None  # type: ignore[return-value]
+
+    def signatures_of(self, shas: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, [n, num_perm] signatures) of content hashes, zeros where not found: one
+        round trip for all of them (an EVAL per `BATCH` hashes, pipelined; EVALSHA through
+        redis-py's `Script` would add a SCRIPT EXISTS round trip to every pipeline)."""
+        width = self.params.num_perm * 4
+        keys = (f"{self.prefix}:sigrow", f"{self.prefix}:cand")
+        pipe = self.client.pipeline(transaction=False)
+        for start in range(0, len(shas), BATCH):
+            pipe.eval(SIGNATURES_OF, len(keys), *keys, width, *shas[start : start + BATCH])
+        replies = self._call(pipe.execute) if shas else []
+        packed = [value for reply in replies for value in reply]
+        found = np.array([value is not None for value in packed], dtype=bool)
+        out = np.zeros((len(packed), self.params.num_perm), dtype=np.uint32)
+        if found.any():
+            data = b"".join(value for value in packed if value is not None)
+            out[found] = np.frombuffer(data, dtype="<u4").reshape(-1, self.params.num_perm)
+        return found, out
 
 
 def _pack(signature: np.ndarray, entry: Entry) -> bytes:

@@ -117,6 +117,13 @@ def governance_line(stats: GovernanceStats | None) -> str:
     )
 
 
+#: How `dedup_line` names where reused signatures came from (versions before it: unsaid).
+REUSE_SOURCES = {
+    "index": " (asked of the previous version's lookup index)",
+    "signatures": " (the previous version's stored signatures, broadcast)",
+}
+
+
 def dedup_line(stats: DedupStats | None) -> str:
     """One line on what dedup did in a version (its `stats.dedup`)."""
     if stats is None:
@@ -135,8 +142,9 @@ def dedup_line(stats: DedupStats | None) -> str:
             f"{near['verified_pairs']:,} verified)"
         )
         if stats.reused_signatures:
+            source = REUSE_SOURCES.get(stats.reuse_source or "", "")
             parts.append(
-                f"{stats.reused_signatures:,} signatures reused, "
+                f"{stats.reused_signatures:,} signatures reused{source}, "
                 f"{near['matched_previous']:,} new files matched the previous version"
             )
     return "; ".join(parts)

@@ -38,7 +38,7 @@ from corpus.core.tally import Tally
 from corpus.licenses.reference import spdx_list_version
 from corpus.licenses.stage import EVIDENCE
 from corpus.pipeline.config import CurationConfig
-from corpus.pipeline.curate_inputs import Inputs, read_inputs
+from corpus.pipeline.curate_inputs import Inputs, Reuse, read_inputs
 from corpus.pipeline.dedup_phase import run_dedup
 from corpus.pipeline.engines import map_units
 from corpus.pipeline.publish import commit_tables, logged_steps
@@ -109,8 +109,9 @@ def curate(
     """Apply the curate stages to the latest raw snapshot and publish `version_name`.
 
     `dedup_against` names a previous version whose persisted MinHash signatures
-    are reused for unchanged content instead of being recomputed. `run_id` (a new
-    one by default) is bound to every log record of the run.
+    are reused for unchanged content instead of being recomputed: the workers ask its
+    lookup index when it has one, else the driver shares its content hashes with them.
+    `run_id` (a new one by default) is bound to every log record of the run.
     """
     validate_version_name(version_name)
     run_id = run_id or uuid.uuid4().hex
@@ -178,7 +179,7 @@ def _run_phases(
     if config.dedup.exact or config.dedup.near:
         dedup = run_dedup(
             join(run, "dedup"), config.dedup, runner.partitions, version, inputs.folders[MINHASH],
-            inputs.reuse_files, on_step,
+            inputs.reuse.files, on_step,
         )  # fmt: skip
     set_phase("tokenizer")
     sha = version_tokenizer(
@@ -220,7 +221,8 @@ def _stages(
             run=inputs.run,
             partitions=runner.partitions,
             superseded=share(key_set(row_keys(inputs.superseded, ROW_KEY))),
-            reusable=share(inputs.reusable),
+            reusable=share(inputs.reuse.keys),
+            index=inputs.reuse.index,
             batch_rows=runner.batch_rows,
             context={EVIDENCE: share(inputs.evidence), OPT_OUT: inputs.opt_out.entries},
         )
@@ -252,7 +254,7 @@ def _version(
     """The registry row: statistics and lineage of the committed tables."""
     stats = version_stats(summary.tally, summary.stripped_bytes)
     stats["governance"] = _governance_stats(summary, config)
-    stats["dedup"] = _dedup_stats(outcome.dedup, summary.tally, config, inputs.reusable.size)
+    stats["dedup"] = _dedup_stats(outcome.dedup, summary.tally, config, inputs.reuse)
     stats.update(token_stats(outcome.finish, outcome.shard_rows or [], stats, outcome.tokenizer))
     return Version(
         name=name,
@@ -309,7 +311,7 @@ def _final_summary(first: dict[str, Any], calls: list[dict[str, Any]]) -> CallSu
 
 
 def _dedup_stats(
-    stats: dict[str, Any], tally: Tally, config: CurationConfig, reused: int
+    stats: dict[str, Any], tally: Tally, config: CurationConfig, reuse: Reuse
 ) -> dict[str, Any]:
     """The stage's counters plus its settings and removals per language from the tally."""
     removed: dict[str, dict[str, int]] = {}
@@ -329,7 +331,8 @@ def _dedup_stats(
             "threshold": dedup.threshold,
         },
         "removed_by_language": removed,
-        "reused_signatures": reused,
+        "reused_signatures": reuse.count,
+        "reuse_source": reuse.source,
     }
 
 

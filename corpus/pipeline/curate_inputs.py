@@ -1,11 +1,12 @@
 """What a curate run reads before its first phase: the raw snapshot, the global inputs of
 the stages (license evidence, opt-outs, superseded rows), the version's table folders,
-reusable signatures and the run folder. The same inputs find the same run folder, so a
-rerun resumes."""
+where reusable signatures come from and the run folder. The same inputs find the same
+run folder, so a rerun resumes."""
 
 import hashlib
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +23,27 @@ from corpus.store.catalog import DECISIONS, FILES, MINHASH, RAW, Catalog, data_f
 from corpus.store.optout import OptOutRegistry, OptOutSnapshot
 from corpus.store.versions import Registry
 from dedup.candidates import sha_key_set
+from dedup.index import LookupIndexError
+from dedup.index_reuse import IndexRef
 from dedup.records import MINHASH_SCHEMA
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """Where a run finds the previous version's signatures (`--dedup-against`), if anywhere."""
+
+    source: str | None = None
+    """"index": the workers ask its lookup index; "signatures": the driver broadcasts the
+    content-hash keys of its stored signatures and the exact step reads their files."""
+    count: int = 0
+    """Content hashes whose signatures can be reused (`reused_signatures` in the stats)."""
+    index: IndexRef | None = None
+    files: list[str] = field(default_factory=list)
+    """"signatures": the data files of the stored signatures."""
+    keys: Any = None
+    """"signatures": their content-hash keys (S16, sorted); otherwise empty."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +56,7 @@ class Inputs:
     opt_out: OptOutSnapshot
     folders: dict[str, str]
     """The version's data folder in each of its tables (DECISIONS, FILES, MINHASH)."""
-    reuse_files: list[str]
-    """Data files of the previous version's persisted signatures (`--dedup-against`)."""
-    reusable: Any
-    """Their content-hash keys."""
+    reuse: Reuse
     run: str
     units: list[dict[str, str]]
     """One per raw data file of the snapshot."""
@@ -76,7 +94,7 @@ def read_inputs(
         name: _data_folder(catalog.ensure_table(dataset, name, schema, "version"), version)
         for name, schema in schemas.items()
     }
-    reuse_files, reusable = _reusable_signatures(catalog, dataset, registry, dedup_against, config)
+    reuse = _reusable_signatures(catalog, dataset, registry, dedup_against, config)
     return Inputs(
         registry=registry,
         snapshot_id=snapshot_id,
@@ -84,9 +102,10 @@ def read_inputs(
         evidence=evidence,
         opt_out=opt_out,
         folders=folders,
-        reuse_files=reuse_files,
-        reusable=reusable,
-        run=run_folder(catalog, dataset, version, snapshot_id, config, runner, dedup_against),
+        reuse=reuse,
+        run=run_folder(
+            catalog, dataset, version, snapshot_id, config, runner, dedup_against, reuse.source
+        ),
         units=[{"uri": uri} for uri in data_file_uris(raw, snapshot_id)],
     )
 
@@ -103,9 +122,15 @@ def run_folder(
     config: CurationConfig,
     runner: RunnerConfig,
     dedup_against: str | None,
+    reuse_source: str | None = None,
 ) -> str:
-    """Where a run keeps its checkpoints: the same inputs find the same folder on a rerun."""
-    key = json.dumps([snapshot_id, config.fingerprint(), runner.partitions, dedup_against])
+    """Where a run keeps its checkpoints: the same inputs find the same folder on a rerun.
+
+    Reusing through the index gets a folder of its own: its staged candidates carry their
+    signatures, those of the other path do not (a rerun that finds the index built since
+    must not resume from them)."""
+    inputs = [snapshot_id, config.fingerprint(), runner.partitions, dedup_against]
+    key = json.dumps([*inputs, "index"] if reuse_source == "index" else inputs)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return join(catalog.settings.resolved_warehouse(), "_runs", dataset, f"{version}-{digest}")
 
@@ -116,13 +141,13 @@ def _reusable_signatures(
     registry: Registry,
     previous: str | None,
     config: CurationConfig,
-) -> tuple[list[str], Any]:
-    """Data files and content-hash keys of a previous version's persisted signatures."""
+) -> Reuse:
+    """How the run reuses a previous version's signatures: through its lookup index when it
+    has one that can serve, else from its stored signatures."""
     import numpy as np
-    from pyiceberg.expressions import EqualTo
 
     if previous is None or not config.dedup.near:
-        return [], np.empty(0, dtype="S16")
+        return Reuse(keys=np.empty(0, dtype="S16"))
     old = registry.get(previous)
     signature_settings = ("num_perm", "ngram", "seed")
     old_dedup = old.config.get("dedup", {})
@@ -132,17 +157,35 @@ def _reusable_signatures(
             f"cannot reuse the signatures of {previous!r}: its dedup {', '.join(differs)} "
             f"differ from this run's; curate without --dedup-against to recompute them"
         )
-    table = catalog.table(dataset, MINHASH)
-    snapshot_id = old.lineage.minhash_snapshot_id
-    if snapshot_id is None:
+    if old.lineage.minhash_snapshot_id is None:
         raise CodecorpusError(f"version {previous!r} has no persisted MinHash signatures")
+    from corpus.store.lookup_index import IndexNotBuilt, reuse_ref
+
+    try:
+        ref = reuse_ref(catalog, dataset, old, config.dedup)
+    except IndexNotBuilt:
+        log.info("%s@%s has no lookup index: reusing its stored signatures", dataset, previous)
+    except LookupIndexError as exc:
+        log.warning("the lookup index of %s@%s cannot serve this run (%s): reusing its stored "
+                    "signatures", dataset, previous, exc)  # fmt: skip
+    else:
+        return Reuse("index", ref.sha_signatures, ref, keys=np.empty(0, dtype="S16"))
+    return _stored_signatures(catalog, dataset, old.lineage.minhash_snapshot_id, previous)
+
+
+def _stored_signatures(catalog: Catalog, dataset: str, snapshot_id: int, previous: str) -> Reuse:
+    """The data files and content-hash keys of a version's persisted signatures."""
+    from pyiceberg.expressions import EqualTo
+
+    table = catalog.table(dataset, MINHASH)
     files = data_file_uris(table, snapshot_id, EqualTo("version", previous))
     hashes = table.scan(
         row_filter=EqualTo("version", previous),
         selected_fields=("content_sha256",),
         snapshot_id=snapshot_id,
     ).to_arrow()
-    return files, sha_key_set(hashes.column("content_sha256"))
+    keys = sha_key_set(hashes.column("content_sha256"))
+    return Reuse("signatures", int(keys.size), files=files, keys=keys)
 
 
 def _license_evidence(raw, snapshot_id: int, superseded: pa.Table) -> pa.Table:

@@ -30,6 +30,7 @@ from corpus.licenses.stage import LicenseStage
 from corpus.pipeline.config import CurationConfig
 from corpus.pipeline.holdout import HoldoutStage
 from dedup.candidates import CandidateBuilder
+from dedup.index_reuse import IndexRef, open_index
 from dedup.records import (
     CANDIDATE_SCHEMA,
     DEDUP_COLUMNS,
@@ -83,6 +84,8 @@ class StagesArgs:
     """Row keys of raw rows a later ingest replaced (`corpus.core.rowkeys.key_set`)."""
     reusable: Any
     """Content-hash keys whose MinHash signatures a previous version persisted."""
+    index: IndexRef | None
+    """Or that version's lookup index, asked for the signatures themselves."""
     batch_rows: int
     context: dict[str, Any]
     """Global inputs of the stages (license evidence, opt-out entries), by name."""
@@ -101,7 +104,8 @@ class CurateWorker:
         self.superseded = resolve(args.superseded)
         self.batch_rows = args.batch_rows
         self.schema = staged_schema()
-        self.candidates = CandidateBuilder(self.config.dedup, resolve(args.reusable))
+        source = open_index(args.index) if args.index is not None else None
+        self.candidates = CandidateBuilder(self.config.dedup, resolve(args.reusable), source)
 
     def __call__(self, units: pa.Table) -> pa.Table:
         summary = CallSummary()

@@ -29,11 +29,12 @@ from corpus.store.catalog import FILES, MINHASH, Catalog
 from corpus.store.versions import Registry, Version, scan_version
 from dedup.config import DedupConfig
 from dedup.index import FORMAT, Entry, IndexParams, LookupIndexError, MemoryIndex, NearMatch
+from dedup.index_reuse import IndexRef
 from dedup.minhash import reference_shingles
 from dedup.records import signature_matrix
 
 log = logging.getLogger(__name__)
-Index = Any  # MemoryIndex | RedisIndex: the same four queries (near, exact, repo, check)
+Index = Any  # MemoryIndex | RedisIndex: the same queries (near, exact, repo, signatures_of, check)
 
 
 class IndexNotBuilt(CodecorpusError, LookupError):
@@ -140,8 +141,7 @@ def read_manifest(settings: Settings, dataset: str, version: str) -> dict[str, A
     return json.loads(read_bytes(uri, settings))
 
 
-def load_index(catalog: Catalog, dataset: str, version: Version) -> Index:
-    """The version's index, refused when it was built for anything but this version."""
+def _matching_manifest(catalog: Catalog, dataset: str, version: Version) -> dict[str, Any]:
     manifest = read_manifest(catalog.settings, dataset, version.name)
     expected = _identity(dataset, version)
     differs = [k for k, v in expected.items() if manifest.get(k) != v]
@@ -151,6 +151,12 @@ def load_index(catalog: Catalog, dataset: str, version: Version) -> Index:
             f"({', '.join(differs)} differ); rebuild it with `codecorpus index build {dataset} "
             f"--version {version.name} --force`"
         )
+    return manifest
+
+
+def load_index(catalog: Catalog, dataset: str, version: Version) -> Index:
+    """The version's index, refused when it was built for anything but this version."""
+    manifest = _matching_manifest(catalog, dataset, version)
     if manifest["storage"] == "redis":
         from dedup.index_redis import IndexUnavailable, RedisIndex
 
@@ -173,6 +179,31 @@ def load_index(catalog: Catalog, dataset: str, version: Version) -> Index:
         raise LookupIndexError(f"the index file of {dataset}@{version.name} does not match its "
                                "manifest; rebuild it with --force")  # fmt: skip
     return index
+
+
+def reuse_ref(catalog: Catalog, dataset: str, version: Version, config: DedupConfig) -> IndexRef:
+    """Where curate workers find the version's index to reuse its signatures (`--dedup-against`),
+    checked here, on the driver; `LookupIndexError` (or `IndexNotBuilt`) says why it cannot
+    serve, and the run then reuses the stored signatures instead."""
+    manifest = _matching_manifest(catalog, dataset, version)
+    params = manifest.get("params", {})
+    differs = [k for k in ("num_perm", "ngram", "seed") if params.get(k) != getattr(config, k)]
+    if differs:
+        raise LookupIndexError(f"its {', '.join(differs)} differ from this run's")
+    if "sha_signatures" not in manifest:
+        raise LookupIndexError("it was built before it answered signatures by content hash; "
+                               "rebuild it with --force to reuse it")  # fmt: skip
+    count = int(manifest["sha_signatures"])
+    if manifest["storage"] == "redis":
+        url = catalog.settings.lookup_redis_url
+        if not url:
+            raise LookupIndexError("it is in Redis and CODECORPUS_LOOKUP_REDIS_URL is not set")
+        load_index(catalog, dataset, version)  # that Redis holds this very build
+        return IndexRef("redis", url, manifest["prefix"], manifest["root"], count)
+    uri = f"{index_folder(catalog.settings, dataset, version.name)}/{manifest['file']}"
+    if not exists(uri, catalog.settings):
+        raise LookupIndexError(f"its file {uri} is missing")
+    return IndexRef("memory", uri, manifest["file"], sha_signatures=count)
 
 
 @dataclass

@@ -134,12 +134,15 @@ class DedupStats:
     removed_by_language: dict[str, dict[str, int]] = field(default_factory=dict)
     """Files removed per dedup reason and language."""
     reused_signatures: int = 0
+    reuse_source: str | None = None
+    """Where `--dedup-against` found them: "index" (the previous version's lookup index,
+    asked by the workers) or "signatures" (its stored signatures, broadcast)."""
     exact: dict[str, Any] | None = None
     candidates: int | None = None
     near: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    OPTIONAL = ("exact", "candidates", "near")
+    OPTIONAL = ("exact", "candidates", "near", "reuse_source")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DedupStats":

@@ -13,16 +13,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from corpus.cli.render import dedup_line
 from corpus.core.cluster import RunnerConfig
 from corpus.core.settings import Settings
+from corpus.pipeline.config import CurationConfig
 from corpus.pipeline.curate import curate
+from corpus.pipeline.curate_inputs import read_inputs
 from corpus.pipeline.ingest import ingest
 from corpus.sources import Layout
 from corpus.sources.samples import build_sample_corpus
 from corpus.store.catalog import MINHASH, Catalog
 from corpus.store.dedup_report import duplicate_matches
+from corpus.store.lookup_index import build_index
+from corpus.store.version_stats import DedupStats
 from corpus.store.versions import Registry, scan_version
 from tests.dedup.realfiles import add_comments, rename_rare_identifier
+from tests.dedup.redis_server import RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
@@ -96,17 +102,28 @@ def test_same_version_whatever_workers_and_partitions(corpora, tmp_path: Path) -
         assert other.equals(results[0])
 
 
-def test_incremental_dedup_equals_a_full_run(corpora, catalog: Catalog) -> None:
+@pytest.fixture(scope="module")
+def incremental(corpora, ray_local, tmp_path_factory: pytest.TempPathFactory):
+    """v1 of the base corpus; then, with the forks, v2 reusing v1's stored signatures (no
+    lookup index yet) and v3 a full run."""
     base, union = corpora
+    catalog = Catalog(Settings(home=tmp_path_factory.mktemp("incremental") / "home"))
     ingest([str(base)], "ds", catalog, layout=Layout.REPOS)
     curate("ds", "v1", catalog)
     ingest([str(union)], "ds", catalog, layout=Layout.REPOS)
-    incremental = curate("ds", "v2", catalog, dedup_against="v1")
+    broadcast = curate("ds", "v2", catalog, dedup_against="v1")
     full = curate("ds", "v3", catalog)
+    return catalog, broadcast, full
+
+
+def test_incremental_dedup_equals_a_full_run(incremental) -> None:
+    catalog, incremental, full = incremental
     assert _decisions(catalog, "v2").equals(_decisions(catalog, "v3"))
     reused = incremental.dedup["reused_signatures"]
     v1_candidates = Registry(catalog, "ds").get("v1").stats["dedup"]["near"]["candidates"]
     assert reused == v1_candidates > 0
+    assert incremental.dedup["reuse_source"] == "signatures"  # v1 has no lookup index
+    assert "reuse_source" not in full.dedup
     assert incremental.dedup["near"]["matched_previous"] >= 5  # the forks' edited files
     assert full.dedup["near"]["matched_previous"] == 0
     assert Registry(catalog, "ds").get("v2").lineage["dedup_against"] == "v1"
@@ -115,6 +132,41 @@ def test_incremental_dedup_equals_a_full_run(corpora, catalog: Catalog) -> None:
     assert previous == "v1" and total == len(rows) >= incremental.dedup["near"]["matched_previous"]
     assert all(r["file_id"] not in old_ids and r["dup_of"] in old_ids for r in rows)
     assert all(r["kept_repo"] and r["repo"].endswith("-fork") for r in rows)
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_incremental_dedup_through_the_lookup_index(
+    incremental, storage: str, tmp_path: Path
+) -> None:
+    """With v1's lookup index built, the workers ask it for the signatures of unchanged
+    content (nothing broadcast, no stored signature files read): the same decisions and
+    numbers as the broadcast path and as a full run."""
+    catalog, broadcast, full = incremental
+    settings = catalog.settings
+    if storage == "redis":
+        server = RedisServer(tmp_path)
+        server.start()
+        settings = settings.model_copy(update={"lookup_redis_url": server.url})
+    try:
+        catalog = Catalog(settings)
+        build_index(catalog, "ds", "v1", force=True)
+        inputs = read_inputs(catalog, "ds", "unused", CurationConfig(), RunnerConfig(), "v1")
+        assert inputs.reuse.source == "index" and inputs.reuse.index.storage == storage
+        assert inputs.reuse.files == [] and inputs.reuse.keys.size == 0
+        report = curate("ds", f"via-{storage}", catalog, dedup_against="v1")
+    finally:
+        if storage == "redis":
+            server.stop(save=False)
+    decisions = _decisions(catalog, f"via-{storage}")
+    assert decisions.equals(_decisions(catalog, "v3"))
+    assert decisions.equals(_decisions(catalog, "v2"))
+    assert report.dedup["reuse_source"] == "index"
+    assert report.dedup["reused_signatures"] == broadcast.dedup["reused_signatures"] > 0
+    same = {k: v for k, v in report.dedup.items() if k != "reuse_source"}
+    assert same == {k: v for k, v in broadcast.dedup.items() if k != "reuse_source"}
+    assert report.dedup["near"]["matched_previous"] >= 5
+    assert {**report.dedup["near"], "matched_previous": 0} == full.dedup["near"]
+    assert "lookup index" in dedup_line(DedupStats.from_dict(report.dedup))
 
 
 def _kill_first(pattern: str, stop: threading.Event, killed: list[int]) -> None:
@@ -154,6 +206,8 @@ from corpus.store.catalog import Catalog
 from corpus.core.cluster import RunnerConfig
 from corpus.pipeline.curate import curate
 from corpus.store.dedup_report import duplicate_matches
+from corpus.store.lookup_index import build_index
+from corpus.store.version_stats import DedupStats
 from corpus.core.settings import Settings
 
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})

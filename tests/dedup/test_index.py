@@ -116,3 +116,33 @@ def test_round_trip_and_format_check(corpus) -> None:
     again.manifest = {**again.manifest, "format": 0}
     with pytest.raises(LookupIndexError, match="rebuild"):
         MemoryIndex.loads(again.dumps())
+
+
+def test_signatures_of_known_and_unknown_hashes(corpus) -> None:
+    """The batched query incremental dedup asks: stored rows for indexed content hashes, in
+    the order asked, repeats included; not found (zero rows) for anything else."""
+    _, index, signatures = corpus
+    shas = [e.sha256 for e in index.candidate_entries]
+    asked = [shas[5], "0" * 64, shas[0], shas[5], hashlib.sha256(b"never indexed").hexdigest()]
+    found, rows = MemoryIndex.loads(index.dumps()).signatures_of(asked)
+    assert found.tolist() == [True, False, True, True, False]
+    assert rows.dtype == np.uint32 and rows.shape == (5, PARAMS.num_perm)
+    np.testing.assert_array_equal(rows[[0, 2, 3]], signatures[[5, 0, 5]])
+    assert not rows[[1, 4]].any()
+    assert index.manifest["sha_signatures"] == len(set(shas))
+    empty = index.signatures_of([])
+    assert empty[0].shape == (0,) and empty[1].shape == (0, PARAMS.num_perm)
+
+
+def test_signatures_of_skips_short_files_and_takes_the_first_copy() -> None:
+    texts = ["def f(x):\n    return x + 1\n" * 20, "short", "class A:\n    pass\n" * 30]
+    signatures, _ = PARAMS.hasher().signatures(texts)
+    sha = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    entries = [Entry(f"{i:032x}", "r", f"f{i}", s, None) for i, s in enumerate(sha)]
+    entries.append(Entry(f"{9:032x}", "r", "copy", sha[0], None))  # exact=False: a repeat
+    rows = np.arange(4)
+    index = MemoryIndex.build(PARAMS, {}, entries, rows, np.vstack([signatures, signatures[:1]]))
+    found, stored = index.signatures_of(sha)
+    assert found.tolist() == [True, False, True]  # "short" has no shingles: not a candidate
+    np.testing.assert_array_equal(stored[[0, 2]], signatures[[0, 2]])
+    assert index.manifest["sha_signatures"] == 2

@@ -99,3 +99,21 @@ def test_unreachable_redis_is_unavailable(data, tmp_path) -> None:
     dead = RedisServer(tmp_path)  # a free port where nothing listens
     with pytest.raises(IndexUnavailable, match="cannot be reached"):
         RedisIndex.open(dead.url, ROOT)
+
+
+def test_signatures_of_matches_the_memory_index(server, data) -> None:
+    """One round trip for a batch larger than the script's chunk: the stored rows of known
+    content hashes, not found for unknown ones, as the in-process index answers."""
+    entries, signatures, _ = data
+    index = _build(server, data)
+    memory = MemoryIndex.build(PARAMS, {}, entries, np.arange(len(entries)), signatures)
+    known = [e.sha256 for e in entries]
+    unknown = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(5)]
+    asked = [*unknown[:2], *known, known[3], *unknown[2:]] * 30  # > BATCH hashes
+    found, rows = index.signatures_of(asked)
+    expected_found, expected_rows = memory.signatures_of(asked)
+    assert found.sum() == (len(known) + 1) * 30 and not found[:2].any()
+    np.testing.assert_array_equal(found, expected_found)
+    np.testing.assert_array_equal(rows, expected_rows)
+    assert index.manifest["sha_signatures"] == memory.manifest["sha_signatures"]
+    assert index.signatures_of([])[1].shape == (0, PARAMS.num_perm)
