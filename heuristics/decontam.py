@@ -22,11 +22,11 @@ a file costs one tokenisation and a few vectorised searches, whatever the benchm
 """
 
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 
 import numpy as np
@@ -127,31 +127,76 @@ def code_tokens(text: str) -> list[str]:
     return CODE_TOKEN.findall(text)
 
 
+def _is_shape_id(token: str) -> bool:
+    """An identifier the identifier-blind stream replaces by one symbol (keywords stay)."""
+    return token not in SHAPE_KEEP and (token[0].isalpha() or token[0] == "_")
+
+
 def shape_tokens(tokens: Iterable[str]) -> list[str]:
-    return [
-        t if (t in SHAPE_KEEP or not (t[0].isalpha() or t[0] == "_")) else SHAPE_ID for t in tokens
-    ]
+    return [SHAPE_ID if _is_shape_id(t) else t for t in tokens]
+
+
+def token_hash(token: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
+    )
 
 
 def ngram_hashes(tokens: Sequence[str], n: int) -> np.ndarray:
     """uint64 hash of every n-gram of `tokens` (a polynomial over per-token hashes)."""
-    if len(tokens) < n:
+    ids = np.fromiter(map(token_hash, tokens), np.uint64, len(tokens))
+    return ngrams_of(ids, n)
+
+
+def ngrams_of(ids: np.ndarray, n: int) -> np.ndarray:
+    """The n-gram hashes of a sequence of token hashes."""
+    if len(ids) < n:
         return np.empty(0, np.uint64)
-    ids = np.fromiter((_token_hash(t) for t in tokens), np.uint64, len(tokens))
     with np.errstate(over="ignore"):
-        out = np.zeros(len(tokens) - n + 1, np.uint64)
+        out = np.zeros(len(ids) - n + 1, np.uint64)
         for k in range(n):
-            out = out * _MULT + ids[k : len(tokens) - n + 1 + k]
+            out = out * _MULT + ids[k : len(ids) - n + 1 + k]
     return out
 
 
-@cache
-def _token_hash(token: str) -> np.uint64:
-    import hashlib
+def _interior_words(text: str) -> frozenset[str]:
+    """The words of `text` that are whole words wherever `text` occurs."""
+    words = WORD.findall(text)
+    if words and WORD.match(text[0]):
+        words = words[1:]
+    if words and WORD.match(text[-1]):
+        words = words[:-1]
+    return frozenset(words)
 
-    return np.uint64(
-        int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
-    )
+
+class TokenHashes:
+    """Token -> hash tables (literal and identifier-blind), kept per worker across files.
+
+    A file's tokens are mostly ones seen before: only the new ones are hashed in Python,
+    the rest are looked up through `map(dict.__getitem__)` in C, about ten times faster
+    than hashing each token. Bounded: the tables are dropped before they pass `limit` tokens
+    (or one file's distinct tokens, if more)."""
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self.limit = limit
+        self.literal: dict[str, int] = {}
+        self.shape: dict[str, int] = {}
+        self._shape_id = token_hash(SHAPE_ID)
+
+    def learn(self, distinct: set[str]) -> None:
+        missing = distinct.difference(self.literal)
+        if len(self.literal) + len(missing) > self.limit:
+            self.literal.clear()
+            self.shape.clear()
+            missing = distinct
+        for token in missing:
+            value = token_hash(token)
+            self.literal[token] = value
+            self.shape[token] = self._shape_id if _is_shape_id(token) else value
+
+    def hashes(self, tokens: Sequence[str], table: dict[str, int]) -> np.ndarray:
+        """The tokens' hashes from `table` (every token must have been learnt)."""
+        return np.fromiter(map(table.__getitem__, tokens), np.uint64, len(tokens))
 
 
 class _NgramIndex:
@@ -170,7 +215,11 @@ class _NgramIndex:
         found = np.zeros(len(self.sizes), np.int64)
         if len(file_hashes) == 0 or len(self.hashes) == 0:
             return found.astype(float)
-        present = np.unique(file_hashes)
+        # membership first (one binary search per n-gram), then the distinct hits only: most
+        # of a file's n-grams are in no benchmark item, and sorting them all cost more
+        at = np.searchsorted(self.hashes, file_hashes)
+        at[at == len(self.hashes)] = 0
+        present = np.unique(file_hashes[self.hashes[at] == file_hashes])
         left = np.searchsorted(self.hashes, present, "left")
         right = np.searchsorted(self.hashes, present, "right")
         hit = right > left
@@ -219,6 +268,10 @@ class Decontaminator:
             ]
             for item in self.items
         ]
+        self.token_hashes = TokenHashes()
+        # a copy holds every word inside an exact string as a whole token (the first and last
+        # may be cut): a file lacking one cannot hold the string, no search needed
+        self.required = [[_interior_words(s) for s in strings] for strings in self.exact]
         # an exact string is looked for only in files holding its longest word (its anchor)
         self.anchors: dict[str, list[int]] = {}
         for index, strings in enumerate(self.exact):
@@ -235,18 +288,27 @@ class Decontaminator:
             return []
         n, w, overlap = self.settings.code_ngram, self.settings.word_ngram, self.settings.overlap
         tokens = code_tokens(text)
+        words_lower = WORD.findall(text.lower())
+        distinct = set(tokens)
+        table = self.token_hashes
+        table.learn(distinct | set(words_lower))
         scores = {
-            "literal": self.literal.overlap(ngram_hashes(tokens, n)),
-            "shape": self.shape.overlap(ngram_hashes(shape_tokens(tokens), n)),
-            "docstring": self.doc.overlap(ngram_hashes(WORD.findall(text.lower()), w)),
+            "literal": self.literal.overlap(ngrams_of(table.hashes(tokens, table.literal), n)),
+            "shape": self.shape.overlap(ngrams_of(table.hashes(tokens, table.shape), n)),
+            "docstring": self.doc.overlap(ngrams_of(table.hashes(words_lower, table.literal), w)),
         }
         out: dict[int, Hit] = {}
-        words = {token for token in tokens if token in self.anchors}
+        words = distinct.intersection(self.anchors)
         candidates = sorted({index for word in words for index in self.anchors[word]})
-        if candidates:
-            flat = normalise(text)
-            for index in candidates:
-                if any(s in flat for s in self.exact[index]):
+        flat = None
+        for index in candidates:
+            strings = [
+                s for s, need in zip(self.exact[index], self.required[index], strict=True)
+                if need <= distinct
+            ]  # fmt: skip
+            if strings:
+                flat = normalise(text) if flat is None else flat
+                if any(s in flat for s in strings):
                     out[index] = self._hit(index, "exact", 1.0)
         for method, per_item in scores.items():
             floor = self.settings.docstring_overlap if method == "docstring" else overlap

@@ -109,3 +109,31 @@ def test_a_named_benchmark_file_is_matched_and_bad_lines_named(tmp_path: Path) -
 def test_reasons_name_the_benchmark() -> None:
     assert DropReason.decontam("humaneval") is DropReason.DECONTAM_HUMANEVAL
     assert DropReason.decontam("inhouse") == "decontam:inhouse"
+
+
+def test_token_tables_forgotten_at_their_bound_give_the_same_hits(problems, host) -> None:
+    """The per-worker token tables are bounded: a matcher that drops them after every few
+    hundred tokens answers exactly as one that keeps them."""
+    from heuristics.decontam import TokenHashes
+
+    kept = Decontaminator(humaneval_items(), MatchSettings())
+    bounded = Decontaminator(humaneval_items(), MatchSettings())
+    bounded.token_hashes = TokenHashes(limit=300)
+    texts = [host, *(host + p["prompt"] + p["canonical_solution"] for p in problems[:20])]
+    texts += [host + renamed(p["prompt"] + p["canonical_solution"]) for p in problems[20:30]]
+    answers = [kept.hits(t) for t in texts]
+    assert [bounded.hits(t) for t in texts] == answers
+    assert sum(bool(a) for a in answers) >= 25
+    largest = max(len(set(re.findall(r"\w+|[^\w\s]", t))) for t in texts)
+    assert len(bounded.token_hashes.literal) <= max(300, 2 * largest)
+    assert len(kept.token_hashes.literal) > len(bounded.token_hashes.literal)
+
+
+def test_an_exact_copy_glued_to_other_words_is_still_found(problems, matcher) -> None:
+    """A copy whose first and last words run into the text around it (`x` + statement + `y`):
+    only the words inside the string have to be whole tokens of the file."""
+    item = problems[0]
+    statement = item["prompt"][item["prompt"].rfind("def ") :].strip()
+    text = "prefix_" + statement + "suffix"
+    hits = {(h.item_id, h.method) for h in matcher.hits(text)}
+    assert ("HumanEval/0", "exact") in hits
