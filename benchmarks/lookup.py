@@ -55,6 +55,7 @@ import psutil
 
 from benchmarks._common import markdown_table
 from benchmarks._lookup_load import Run, pinned, run_load, write_bodies
+from corpus.cli.keys import WORKER_HEALTHCHECK_SECONDS
 
 #: Where real text files are read from: installed Python (the venv and the interpreter it is
 #: based on), system data and headers, and toolchains' sources and docs when present.
@@ -248,6 +249,8 @@ def serve(home: Path, port: int, workers: int, cpus: str | None) -> subprocess.P
         "--no-access-log",
         "--workers",
         str(workers),
+        "--timeout-worker-healthcheck",
+        str(WORKER_HEALTHCHECK_SECONDS),  # loading the index holds the GIL for seconds
     ]
     return subprocess.Popen(pinned(command, cpus), env=env)
 
