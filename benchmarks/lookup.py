@@ -32,6 +32,11 @@ one uvicorn worker, wrk 4.1 with 64 connections:
 - load average 10-12 (CPU pressure 98%): p50 199 ms, p99 2.8 s, 263 req/s, 0.85 ms CPU per
   request: the server got about a fifth of a core.
 
+Two uvicorn workers, nothing pinned (`--workers 2`; both workers and wrk share the 2 cores),
+2026-12-03, load average ~1.8: p50 50.2 ms, p99 234 ms, 1,199 req/s, 1.54 ms server CPU per
+request (median of 3): no better than one pinned worker, the two workers and wrk contend for
+the same cores (twice the CPU per request).
+
 The target (p99 < 50 ms at 64 clients) is NOT met here: 64 closed-loop clients queue on
 one core, so p50 is about 64 x 0.72 ms = 46 ms and a request that needs a few loop turns
 (bodies over 64 KB, about 2.5% of real files; boilerplate queries with thousands of
