@@ -181,6 +181,12 @@ def load_index(catalog: Catalog, dataset: str, version: Version) -> Index:
     return index
 
 
+#: The largest in-process index the curate workers load to reuse signatures: each worker
+#: holds all of it (about 15 KB per signature, `benchmarks.lookup`), 3 GB at this size.
+#: Larger ones reuse the stored signatures (16 bytes per key broadcast) unless in Redis.
+MAX_MEMORY_REUSE_SIGNATURES = 200_000
+
+
 def reuse_ref(catalog: Catalog, dataset: str, version: Version, config: DedupConfig) -> IndexRef:
     """Where curate workers find the version's index to reuse its signatures (`--dedup-against`),
     checked here, on the driver; `LookupIndexError` (or `IndexNotBuilt`) says why it cannot
@@ -200,6 +206,12 @@ def reuse_ref(catalog: Catalog, dataset: str, version: Version, config: DedupCon
             raise LookupIndexError("it is in Redis and CODECORPUS_LOOKUP_REDIS_URL is not set")
         load_index(catalog, dataset, version)  # that Redis holds this very build
         return IndexRef("redis", url, manifest["prefix"], manifest["root"], count)
+    if int(manifest.get("signatures", 0)) > MAX_MEMORY_REUSE_SIGNATURES:
+        raise LookupIndexError(
+            f"an in-process index of {manifest['signatures']:,} signatures would be loaded by "
+            f"every worker (about 15 KB each); build it in Redis (CODECORPUS_LOOKUP_REDIS_URL) "
+            "to reuse it at this size"
+        )
     uri = f"{index_folder(catalog.settings, dataset, version.name)}/{manifest['file']}"
     if not exists(uri, catalog.settings):
         raise LookupIndexError(f"its file {uri} is missing")

@@ -169,6 +169,25 @@ def test_incremental_dedup_through_the_lookup_index(
     assert "lookup index" in dedup_line(DedupStats.from_dict(report.dedup))
 
 
+def test_an_in_process_index_too_large_for_every_worker_falls_back(
+    incremental, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker would load an in-process index whole: past the size cap the run reuses the
+    stored signatures instead (and says why in the log)."""
+    from corpus.store import lookup_index
+
+    catalog, broadcast, _ = incremental
+    build_index(catalog, "ds", "v1", force=True)
+    signatures = lookup_index.read_manifest(catalog.settings, "ds", "v1")["signatures"]
+    monkeypatch.setattr(lookup_index, "MAX_MEMORY_REUSE_SIGNATURES", signatures - 1)
+    inputs = read_inputs(catalog, "ds", "unused", CurationConfig(), RunnerConfig(), "v1")
+    assert inputs.reuse.source == "signatures" and inputs.reuse.index is None
+    assert inputs.reuse.count == broadcast.dedup["reused_signatures"] > 0
+    monkeypatch.setattr(lookup_index, "MAX_MEMORY_REUSE_SIGNATURES", signatures)
+    inputs = read_inputs(catalog, "ds", "unused", CurationConfig(), RunnerConfig(), "v1")
+    assert inputs.reuse.source == "index"
+
+
 def _kill_first(pattern: str, stop: threading.Event, killed: list[int]) -> None:
     while not stop.is_set() and not killed:
         for process in psutil.process_iter(["pid", "cmdline"]):
