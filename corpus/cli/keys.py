@@ -81,7 +81,7 @@ def serve(
 
     if workers > 1:  # workers need an import string; the factory reads the environment
         uvicorn.run("api:create_app", host=host, port=port, workers=workers, factory=True,
-                    **worker_healthcheck())  # fmt: skip
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)  # fmt: skip
         return
     from api import create_app
 
@@ -93,14 +93,3 @@ def serve(
 #: thread cannot answer; at uvicorn's default (5 s) every worker that loads one is killed
 #: and restarted, over and over.
 WORKER_HEALTHCHECK_SECONDS = 300
-
-
-def worker_healthcheck() -> dict[str, int]:
-    """uvicorn's option for it, where the installed uvicorn has one."""
-    import inspect
-
-    import uvicorn
-
-    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
-        return {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS}
-    return {}

@@ -7,8 +7,8 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from corpus.core.cluster import RunnerConfig
@@ -42,7 +42,7 @@ class Reuse:
     index: IndexRef | None = None
     files: list[str] = field(default_factory=list)
     """"signatures": the data files of the stored signatures."""
-    keys: Any = None
+    keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="S16"))
     """"signatures": their content-hash keys (S16, sorted); otherwise empty."""
 
 
@@ -144,10 +144,8 @@ def _reusable_signatures(
 ) -> Reuse:
     """How the run reuses a previous version's signatures: through its lookup index when it
     has one that can serve, else from its stored signatures."""
-    import numpy as np
-
     if previous is None or not config.dedup.near:
-        return Reuse(keys=np.empty(0, dtype="S16"))
+        return Reuse()
     old = registry.get(previous)
     signature_settings = ("num_perm", "ngram", "seed")
     old_dedup = old.config.get("dedup", {})
@@ -169,7 +167,7 @@ def _reusable_signatures(
         log.warning("the lookup index of %s@%s cannot serve this run (%s): reusing its stored "
                     "signatures", dataset, previous, exc)  # fmt: skip
     else:
-        return Reuse("index", ref.sha_signatures, ref, keys=np.empty(0, dtype="S16"))
+        return Reuse("index", ref.sha_signatures, ref)
     return _stored_signatures(catalog, dataset, old.lineage.minhash_snapshot_id, previous)
 
 

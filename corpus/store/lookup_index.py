@@ -201,10 +201,8 @@ def reuse_ref(catalog: Catalog, dataset: str, version: Version, config: DedupCon
                                "rebuild it with --force to reuse it")  # fmt: skip
     count = int(manifest["sha_signatures"])
     if manifest["storage"] == "redis":
-        url = catalog.settings.lookup_redis_url
-        if not url:
-            raise LookupIndexError("it is in Redis and CODECORPUS_LOOKUP_REDIS_URL is not set")
-        load_index(catalog, dataset, version)  # that Redis holds this very build
+        load_index(catalog, dataset, version)  # refused unless the set Redis holds this build
+        url = str(catalog.settings.lookup_redis_url)
         return IndexRef("redis", url, manifest["prefix"], manifest["root"], count)
     if int(manifest.get("signatures", 0)) > MAX_MEMORY_REUSE_SIGNATURES:
         raise LookupIndexError(
