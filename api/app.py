@@ -23,6 +23,7 @@ from api.routes import (
     versions,
     web,
 )
+from api.routes.lookup_fast import LookupFastPath
 from api.settings import ApiSettings, environment_settings
 from api.state import AppState
 from corpus.core import __version__
@@ -39,10 +40,18 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+class CodecorpusApp(FastAPI):
+    """FastAPI with the lookup fast path in front of its middleware stack (the hot public
+    route skips the per-request machinery when nothing about the request needs it)."""
+
+    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+        return LookupFastPath(super().build_middleware_stack(), self.state.codecorpus)
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """A new app over the catalog `settings` names (the environment's when None)."""
     settings = settings or environment_settings()
-    app = FastAPI(
+    app = CodecorpusApp(
         title="codecorpus",
         version=__version__,
         description=DESCRIPTION,

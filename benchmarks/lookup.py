@@ -233,13 +233,16 @@ def redis_only(home: Path, figures: dict, url: str) -> dict:
     return figures
 
 
-def serve(home: Path, port: int, workers: int, cpus: str | None) -> subprocess.Popen:
+def serve(
+    home: Path, port: int, workers: int, cpus: str | None, fast_path: bool = True
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "CODECORPUS_HOME": str(home),
         "CODECORPUS_API_ANONYMOUS_LOOKUP": "true",
         "CODECORPUS_API_LOOKUP_RATE": "1000000",
         "CODECORPUS_API_LOOKUP_BURST": "1000000",
+        "CODECORPUS_API_LOOKUP_FAST_PATH": str(fast_path).lower(),
     }
     command = [
         sys.executable,
@@ -304,6 +307,12 @@ def main() -> None:
     parser.add_argument("--client-cpus", default=None, help="taskset list, e.g. 1")
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="'' to skip")
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the baseline server (the FastAPI route without the lookup fast path)",
+    )
     args = parser.parse_args()
 
     home = args.home or Path(f"/tmp/lookup-bench-{args.files}")
@@ -315,26 +324,38 @@ def main() -> None:
         home.mkdir(parents=True, exist_ok=True)
         figures = build_figures(home, args.files, args.redis)
     port = 18000 + random.randrange(1000)
-    url = f"http://127.0.0.1:{port}/v1/datasets/bench/versions/v1/lookup"
     bodies = home / "queries.jsonl"
-    server = serve(home, port, args.workers, args.server_cpus)
-    runs: list[tuple[Run, float, str]] = []
+    # the lookup fast path and, as the baseline, the FastAPI route alone: both servers up
+    # (the idle one costs no CPU), their runs interleaved so both see the same machine
+    setups = [("fast path", True)] + ([("route", False)] if args.baseline else [])
+    servers = {}
+    runs: dict[str, list[tuple[Run, float, str]]] = {name: [] for name, _ in setups}
     try:
-        warm(url, bodies, args.workers)
-        run_load(url, bodies, args.clients, 3, args.client_cpus, args.tool)  # warm-up
+        for k, (name, fast) in enumerate(setups):
+            servers[name] = (serve(home, port + k, args.workers, args.server_cpus, fast), port + k)
+        for _, at in servers.values():
+            warm(_url(at), bodies, args.workers)
+            run_load(_url(at), bodies, args.clients, 3, args.client_cpus, args.tool)  # warm-up
         for _ in range(args.runs):
-            load = os.getloadavg()
-            cpu = server_cpu(server.pid)
-            run = run_load(url, bodies, args.clients, args.seconds, args.client_cpus, args.tool)
-            cpu_ms = (server_cpu(server.pid) - cpu) * 1000 / max(run.requests, 1)
-            runs.append((run, cpu_ms, " ".join(f"{x:.2f}" for x in load)))
+            for name, (server, at) in servers.items():
+                load = os.getloadavg()
+                cpu = server_cpu(server.pid)
+                run = run_load(_url(at), bodies, args.clients, args.seconds, args.client_cpus,
+                               args.tool)  # fmt: skip
+                cpu_ms = (server_cpu(server.pid) - cpu) * 1000 / max(run.requests, 1)
+                runs[name].append((run, cpu_ms, " ".join(f"{x:.2f}" for x in load)))
     finally:
-        server.terminate()
-        server.wait(30)
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(30)
     report(figures, runs, args)
 
 
-def report(figures: dict, runs: list[tuple[Run, float, str]], args) -> None:
+def _url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/v1/datasets/bench/versions/v1/lookup"
+
+
+def report(figures: dict, runs: dict[str, list[tuple[Run, float, str]]], args) -> None:
     print(
         f"{figures['files']:,} real files ({figures['signatures']:,} with shingles), "
         f"signatures {figures['signature_seconds']:.1f} s; {figures['cpus']} CPUs; "
@@ -358,20 +379,35 @@ def report(figures: dict, runs: list[tuple[Run, float, str]], args) -> None:
             ],
         )
     )
-    rows = [
-        [k + 1, r.tool, args.clients, args.workers, r.requests, r.errors, f"{r.p50_ms:.1f}",
-         f"{r.p99_ms:.1f}", f"{r.rate:,.0f}", f"{cpu:.2f}", load]
-        for k, (r, cpu, load) in enumerate(runs)
-    ]  # fmt: skip
-    if runs:
-        med = [statistics.median(getattr(r, a) for r, _, _ in runs) for a in ("p50_ms", "p99_ms")]
-        rate = statistics.median(r.rate for r, _, _ in runs)
-        cpu = statistics.median(c for _, c, _ in runs)
-        rows.append(["median", "", "", "", "", "", f"{med[0]:.1f}", f"{med[1]:.1f}",
-                     f"{rate:,.0f}", f"{cpu:.2f}", ""])  # fmt: skip
-    print(markdown_table(["run", "load tool", "clients", "workers", "requests", "errors", "p50 ms",
-                          "p99 ms", "req/s", "server CPU ms/req", "load avg (1/5/15 min)"],
-                         rows))  # fmt: skip
+    medians = {}
+    rows = []
+    for name, done in runs.items():
+        for k, (r, cpu, load) in enumerate(done):
+            rows.append([name, k + 1, r.tool, args.clients, args.workers, r.requests, r.errors,
+                         f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}", f"{r.rate:,.0f}", f"{cpu:.2f}",
+                         load])  # fmt: skip
+        if done:
+            med = {a: statistics.median(getattr(r, a) for r, _, _ in done)
+                   for a in ("p50_ms", "p99_ms", "rate")}  # fmt: skip
+            med["cpu"] = statistics.median(c for _, c, _ in done)
+            medians[name] = med
+            rows.append([name, "median", "", "", "", "", "", f"{med['p50_ms']:.1f}",
+                         f"{med['p99_ms']:.1f}", f"{med['rate']:,.0f}", f"{med['cpu']:.2f}",
+                         ""])  # fmt: skip
+    print(markdown_table(["server", "run", "load tool", "clients", "workers", "requests",
+                          "errors", "p50 ms", "p99 ms", "req/s", "server CPU ms/req",
+                          "load avg (1/5/15 min)"], rows))  # fmt: skip
+    if len(medians) == 2:
+        fast, route = medians["fast path"], medians["route"]
+        print(
+            f"fast path vs route (medians): p99 {route['p99_ms'] / fast['p99_ms']:.2f}x lower, "
+            f"{fast['rate'] / route['rate']:.2f}x the requests/s, "
+            f"{route['cpu'] / fast['cpu']:.2f}x less server CPU per request"
+        )
+    if "fast path" in medians:
+        p99 = medians["fast path"]["p99_ms"]
+        print(f"target p99 < 50 ms at {args.clients} clients: {'met' if p99 < 50 else 'NOT met'}"
+              f" ({p99:.1f} ms)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ limited per key. A Redis index that cannot be reached answers 503 and serves aga
 as soon as Redis holds the index.
 """
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -16,8 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, _unauthorized, api_key_scheme, authenticate, bearer_scheme
-from api.deps import VersionDep
-from api.keys import Scope
+from api.deps import VersionDep, VersionRef
+from api.keys import ApiKey, Scope
 from api.problems import Problem
 from api.responses import AUTH, problems
 from api.schemas_lookup import (
@@ -27,8 +28,9 @@ from api.schemas_lookup import (
     MatchOut,
     RepoAnswer,
 )
+from api.settings import ApiSettings
 from api.state import AppState
-from corpus.store.lookup_index import IndexNotBuilt, add_exact_jaccard, lookup
+from corpus.store.lookup_index import Index, IndexNotBuilt, add_exact_jaccard, lookup
 from dedup.index import LookupIndexError
 
 router = APIRouter(
@@ -48,6 +50,13 @@ async def lookup_access(
     rate limit."""
     state: AppState = request.app.state.codecorpus
     key = await authenticate(state, bearer.credentials if bearer is not None else header)
+    principal = admit(state, key)
+    take_turn(state, caller_of(key, request.client.host if request.client else None))
+    return principal
+
+
+def admit(state: AppState, key: ApiKey | None) -> Principal:
+    """The caller if `key` (None: anonymous) may look up, else the 401/403 problem."""
     settings = state.settings
     if key is None and not (settings.anonymous_lookup or settings.anonymous_read):
         raise _unauthorized(
@@ -60,7 +69,17 @@ async def lookup_access(
             "insufficient-scope",
             f"API key {key.id} has scopes {', '.join(key.scopes)}; lookups need lookup or read",
         )
-    caller = f"key:{key.id}" if key else f"ip:{request.client.host if request.client else '-'}"
+    return Principal(key)
+
+
+def caller_of(key: ApiKey | None, host: str | None) -> str:
+    """Whom the rate limit counts: the key, or the client address of anonymous callers."""
+    return f"key:{key.id}" if key else f"ip:{host or '-'}"
+
+
+def take_turn(state: AppState, caller: str) -> None:
+    """Spend one of the caller's lookups, or the 429 problem (nothing spent) when none is left."""
+    settings = state.settings
     wait = state.lookup_limits.take(caller)
     if wait > 0:
         raise Problem(
@@ -70,7 +89,6 @@ async def lookup_access(
             f"{settings.lookup_rate:g}/s; retry after the Retry-After seconds",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
-    return Principal(key)
 
 
 LookupAccess = Annotated[Principal, Depends(lookup_access)]
@@ -108,11 +126,6 @@ async def size_cap(request: Request) -> None:
     await _check_size(request, request.app.state.codecorpus)
 
 
-#: Content a lookup hashes on the event loop (the numba kernel: about a millisecond per
-#: 10-50 KB); larger requests, and any that read the warehouse or Redis, go to a thread.
-INLINE_BYTES = 256 << 10
-
-
 @router.post(
     "/lookup",
     response_model=LookupAnswer,
@@ -125,7 +138,31 @@ async def lookup_files(
     """Near-duplicates (estimated Jaccard, exact Jaccard on request) and exact sha256 matches of
     one file (`content`) or several (`files`) in the version."""
     state: AppState = request.app.state.codecorpus
-    settings = state.settings
+    query = checked_query(state.settings, body, principal)
+    index = state.lookups.cached(ref.dataset, ref.version.name)
+    # The common request (a loaded in-process index, no warehouse read) is pure CPU work of
+    # about a tenth of a millisecond: done here, it saves the thread hop and the GIL hand-offs
+    # that cost more than the work under concurrent load.
+    if index is not None and answers_inline(index, query):
+        data = answer(state, ref, query, index)
+    else:
+        data = await run_in_threadpool(answer, state, ref, query, index)
+    return Response(data, media_type="application/json")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A lookup request that passed the caps: the texts to look up and how."""
+
+    body: LookupRequest
+    texts: list[str]
+    names: list[str | None]
+    size: int
+    """UTF-8 bytes of all the texts."""
+
+
+def checked_query(settings: ApiSettings, body: LookupRequest, principal: Principal) -> Query:
+    """The request's files within the service's caps (else the 413/403 problem)."""
     files = body.files or [LookupFile(name=None, content=body.content or "")]
     if len(files) > settings.lookup_max_files:
         raise Problem(
@@ -136,7 +173,15 @@ async def lookup_files(
         )
     size = 0
     for f in files:
-        length = len(f.content.encode("utf-8", "surrogatepass"))
+        try:
+            length = len(f.content.encode("utf-8"))
+        except UnicodeEncodeError as exc:  # JSON's "\ud800" escapes: not text a file holds
+            raise Problem(
+                400,
+                "invalid-content",
+                f"file {f.name or '(content)'} is not valid Unicode: a lone surrogate "
+                f"({f.content[exc.start]!r}) at character {exc.start}; send the file's text",
+            ) from exc
         if length > settings.lookup_max_file_bytes:
             raise Problem(
                 413,
@@ -152,42 +197,44 @@ async def lookup_files(
             "include_content returns other files' content: "
             "it needs a key with the read scope of this dataset",
         )
-    texts = [f.content for f in files]
-    names = [f.name for f in files]
+    return Query(body, [f.content for f in files], [f.name for f in files], size)
 
-    def work(index) -> bytes:
-        try:
-            index = index if index is not None else _index(state, ref)
-            if body.min_jaccard is not None and body.min_jaccard < index.params.threshold:
-                raise Problem(
-                    400,
-                    "invalid-threshold",
-                    f"min_jaccard {body.min_jaccard} is below the index threshold "
-                    f"{index.params.threshold}: the LSH finds no pairs under it "
-                    "reliably",
-                )
-            answers = lookup(index, texts, names, body.min_jaccard, body.limit)
-        except (LookupIndexError, IndexNotBuilt) as exc:
-            raise _problem(exc) from exc
-        if body.exact_jaccard or body.include_content:
-            add_exact_jaccard(state.catalog, ref.dataset, ref.version, texts, answers)
-        contents = _contents(state, ref, answers) if body.include_content else {}
-        return LookupAnswer.json_bytes(
-            ref.dataset, ref.version.name, index, answers, contents, OPT_OUT
-        )
 
-    # The common request (one file, a loaded in-process index, no warehouse read) is pure
-    # CPU work of about a millisecond: done here, it saves the thread hop and the GIL
-    # hand-offs that cost more than the work under concurrent load.
-    index = state.lookups.cached(ref.dataset, ref.version.name)
-    inline = (
-        index is not None
-        and index.storage == "memory"
-        and size <= INLINE_BYTES
+#: Content a lookup hashes on the event loop (the numba kernel: about a millisecond per
+#: 10-50 KB); larger requests, and any that read the warehouse or Redis, go to a thread.
+INLINE_BYTES = 256 << 10
+
+
+def answers_inline(index: Index, query: Query) -> bool:
+    """Whether the answer is CPU work short enough for the event loop: an in-process index, a
+    small request, nothing read from the warehouse."""
+    body = query.body
+    return (
+        index.storage == "memory"
+        and query.size <= INLINE_BYTES
         and not (body.exact_jaccard or body.include_content)
     )
-    data = work(index) if inline else await run_in_threadpool(work, index)
-    return Response(data, media_type="application/json")
+
+
+def answer(state: AppState, ref: VersionRef, query: Query, index: Index | None) -> bytes:
+    """The answer's JSON (the index loaded first when `index` is None)."""
+    body = query.body
+    try:
+        index = index if index is not None else _index(state, ref)
+        if body.min_jaccard is not None and body.min_jaccard < index.params.threshold:
+            raise Problem(
+                400,
+                "invalid-threshold",
+                f"min_jaccard {body.min_jaccard} is below the index threshold "
+                f"{index.params.threshold}: the LSH finds no pairs under it reliably",
+            )
+        answers = lookup(index, query.texts, query.names, body.min_jaccard, body.limit)
+    except (LookupIndexError, IndexNotBuilt) as exc:
+        raise _problem(exc) from exc
+    if body.exact_jaccard or body.include_content:
+        add_exact_jaccard(state.catalog, ref.dataset, ref.version, query.texts, answers)
+    contents = _contents(state, ref, answers) if body.include_content else {}
+    return LookupAnswer.json_bytes(ref.dataset, ref.version.name, index, answers, contents, OPT_OUT)
 
 
 def _contents(state: AppState, ref, answers) -> dict[str, str]:

@@ -271,3 +271,82 @@ def test_redis_index_down_answers_503_and_recovers(settings, keys, tmp_path) -> 
         assert again.status_code == 200 and again.json() == first.json()
     finally:
         server.stop(save=False)
+
+
+def _answers(client: TestClient, requests: list[tuple[dict, bytes]]) -> list[tuple]:
+    out = []
+    for headers, body in requests:
+        got = client.post(f"{URL}/lookup", content=body, headers=headers)
+        out.append((got.status_code, got.headers.get("content-type"), got.content))
+    return out
+
+
+def test_fast_path_answers_exactly_as_the_route(settings, keys) -> None:
+    """The same requests, good and bad, to an app with the lookup fast path and one without:
+    the same status, media type and bytes; the fast path served every plain good one."""
+    import json
+
+    fast, route = (
+        TestClient(create_app(settings.model_copy(update={"lookup_fast_path": on})))
+        for on in (True, False)
+    )
+    texts = [p.read_text("utf-8") for p in sorted((SITE / "idna").glob("*.py"))]
+    texts += [HELD_OUT.read_text("utf-8"), "tiny", ""]
+    key, read = bearer(keys["lookup"]), {"X-API-Key": keys["read"]}
+    good = [({**key, "content-type": "application/json"}, json.dumps({"content": t}).encode())
+            for t in texts]  # fmt: skip
+    good += [
+        (read | {"content-type": "application/json; charset=utf-8"}, json.dumps(body).encode())
+        for body in (
+            {"files": [{"name": f"f{i}", "content": t} for i, t in enumerate(texts[:5])]},
+            {"content": texts[-3], "limit": 1},
+            {"content": texts[-3], "min_jaccard": 0.95},
+        )
+    ]
+    json_type = {"content-type": "application/json"}
+    bad = [
+        (json_type, json.dumps({"content": texts[0]}).encode()),  # no key
+        ({**json_type, "Authorization": "Bearer cck_not_a_key"}, b'{"content": "x"}'),
+        ({**json_type, "Authorization": "Basic abc"}, b'{"content": "x"}'),
+        ({**key, "content-type": "text/plain"}, b'{"content": "x"}'),
+        ({**key, **json_type}, b'{"content": "a\\ud800b"}'),  # a lone surrogate: 400, not a crash
+        ({**key, **json_type}, b'{"content": "x"'),
+        ({**key, **json_type}, b'{"content": "x", "files": [{"content": "y"}]}'),
+        ({**key, **json_type}, b'{"content": "x", "limit": 0}'),
+        ({**key, **json_type}, json.dumps({"content": texts[0], "min_jaccard": 0.1}).encode()),
+        ({**key, **json_type}, json.dumps({"content": texts[0], "include_content": True}).encode()),
+        ({**key, **json_type}, json.dumps({"files": [{"content": "x"}] * 33}).encode()),
+        ({**key, **json_type}, b""),
+    ]
+    for client in (fast, route):  # the first lookup loads the index (always on the route)
+        assert client.post(f"{URL}/lookup", json={"content": "x"}, headers=key).status_code == 200
+    served = fast.app.middleware_stack.answered
+    assert _answers(fast, good + bad) == _answers(route, good + bad)
+    assert fast.app.middleware_stack.answered - served == len(good)
+    assert route.app.middleware_stack.answered == 0
+    statuses = [s for s, _, _ in _answers(fast, bad)]
+    assert statuses == [401, 401, 401, 422, 400, 422, 422, 422, 400, 403, 413, 422]
+    counted = fast.get("/metrics").text  # the fast path's answers counted under the route
+    assert (
+        'codecorpus_http_requests_total{method="POST",'
+        'route="/v1/datasets/{dataset}/versions/{version}/lookup",status="200"} '
+        f"{1 + len(good)}.0"
+    ) in counted
+
+
+def test_rate_limit_of_lookups_on_the_fast_path(settings, keys) -> None:
+    limited = TestClient(
+        create_app(settings.model_copy(update={"lookup_burst": 3, "lookup_rate": 0.01}))
+    )
+    limited.get(f"{URL}/repos/idna", headers=bearer(keys["read"]))  # loads the index
+    text = {"content": HELD_OUT.read_text("utf-8")}
+    codes = [
+        limited.post(f"{URL}/lookup", json=text, headers=bearer(keys["lookup"])).status_code
+        for _ in range(5)
+    ]
+    assert codes == [200, 200, 200, 429, 429]
+    assert limited.app.middleware_stack.answered == 2  # the route verified the key first
+    public = TestClient(create_app(settings.model_copy(update={"anonymous_lookup": True})))
+    first, second = (public.post(f"{URL}/lookup", json=text) for _ in range(2))
+    assert first.status_code == second.status_code == 200 and first.content == second.content
+    assert public.app.middleware_stack.answered == 1  # the first loaded the index
