@@ -16,14 +16,16 @@ in Redis in `dedup.index_redis`. An index is immutable once built.
 import pickle
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
 
 from corpus.core.errors import CodecorpusError
 from dedup.config import DedupConfig
 from dedup.minhash import EMPTY, MinHasher
+
+if TYPE_CHECKING:  # datasketch pulls in scipy (0.5 s): imported where an index is built or read
+    from datasketch import LeanMinHash, MinHashLSH
 
 #: Format of a persisted index; bumped when the layout changes (older ones are rebuilt).
 FORMAT = 1
@@ -55,7 +57,9 @@ class IndexParams:
     def hasher(self) -> MinHasher:
         return MinHasher(self.num_perm, self.ngram, self.seed)
 
-    def lsh(self, storage_config: dict[str, Any] | None = None) -> MinHashLSH:
+    def lsh(self, storage_config: dict[str, Any] | None = None) -> "MinHashLSH":
+        from datasketch import MinHashLSH
+
         return MinHashLSH(
             threshold=self.threshold,
             num_perm=self.num_perm,
@@ -94,8 +98,10 @@ class NearMatch:
 SCHEME = "affine32"
 
 
-def lean(signature: np.ndarray, seed: int) -> LeanMinHash:
+def lean(signature: np.ndarray, seed: int) -> "LeanMinHash":
     """A datasketch sketch over our signature values, as they are (not re-hashed)."""
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=seed, hashvalues=signature.astype(np.uint32), scheme=SCHEME)
 
 
@@ -141,7 +147,7 @@ class MemoryIndex:
                           "sha_signatures": len(first_rows(index.candidate_entries))}  # fmt: skip
         return index
 
-    def lsh_sketch(self, signature: np.ndarray) -> LeanMinHash:
+    def lsh_sketch(self, signature: np.ndarray) -> "LeanMinHash":
         return lean(signature, self.params.seed)
 
     def dumps(self) -> bytes:
