@@ -31,7 +31,8 @@ worker, wrk 4.1 with 64 connections, medians of 3:
   file. Signatures: 8.4 s for the 100k files.
 - fast path: p50 19.2 ms, p99 40.5 ms (runs: 25.8, 48.2, 40.5), 3,181 req/s, 0.31 ms server
   CPU per request. The route: p50 33.7 ms, p99 81.8 ms (48.9, 329.9, 81.8), 1,785 req/s,
-  0.56 ms. The target (p99 < 50 ms at 64 clients) is met on one core.
+  0.56 ms. The target (p99 < 50 ms at 64 clients) is met on one core. A second run, same
+  machine: fast path p50 18.0 ms, p99 30.2 ms, 0.29 ms/request; route p99 59.4 ms, 0.49 ms.
 - Where the rest goes: the lookup itself is 0.10 ms mean in process (0.05 ms median; the 5%
   of queries with over a thousand candidates, boilerplate, take 31% of it); uvicorn, the
   JSON parse and the kernel's loopback take the remaining ~0.2 ms. A bare ASGI app doing
