@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from api.metrics import MetricsMiddleware
 from api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -44,7 +45,7 @@ class CodecorpusApp(FastAPI):
     """FastAPI with the lookup fast path in front of its middleware stack (the hot public
     route skips the per-request machinery when nothing about the request needs it)."""
 
-    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+    def build_middleware_stack(self) -> ASGIApp:
         return LookupFastPath(super().build_middleware_stack(), self.state.codecorpus)
 
 

@@ -5,7 +5,7 @@ latency over HTTP on loopback at 64 concurrent clients.
         [--home DIR (kept; a second run reuses its index)] [--workers 1]
         [--server-cpus 0] [--client-cpus 1] [--tool auto|wrk|httpx]
 
-Signatures are those of real text files on this machine (`ROOTS`: installed Python,
+Signatures are those of real text files on this machine (`_lookup_build.ROOTS`: installed Python,
 /usr/share, /usr/lib, /usr/include, toolchains), computed offline with
 `dedup.minhash.MinHasher`. The served index is that one, written as the lookup index of
 a small real curated version, so the request takes the real route: version resolution,

@@ -30,10 +30,10 @@ from api.state import AppState
 
 log = logging.getLogger("api")
 
-#: The route's path (FastAPI's `{param}` matches `[^/]+` of the decoded path).
-PATH = re.compile(r"/v1/datasets/([^/]+)/versions/([^/]+)/lookup")
 #: The route template the metrics count requests under (as MetricsMiddleware names it).
 TEMPLATE = "/v1/datasets/{dataset}/versions/{version}/lookup"
+#: The same path as a pattern (FastAPI's `{param}` matches `[^/]+` of the decoded path).
+PATH = re.compile(re.sub(r"\{\w+\}", "([^/]+)", TEMPLATE))
 #: Bodies larger than this (or of unknown length) go to the route: they are not answered
 #: inline anyway (`INLINE_BYTES` of content, plus JSON escapes).
 MAX_BODY = 384 << 10
